@@ -1,0 +1,65 @@
+# CrewBuilder — two commands for a newcomer: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install install-dev lint format check-deploy worker migrate superuser clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/activate
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/activate
+	$(PIP) install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## make run: install, migrate, seed plans and serve the embedded default on http://127.0.0.1:8000
+run: install
+	DJANGO_DEBUG=true $(PY) manage.py migrate --noinput
+	@echo ""
+	@echo "  CrewBuilder is starting on http://$(HOST):$(PORT)/"
+	@echo "  Create an admin user (in another terminal):  DJANGO_DEBUG=true $(PY) manage.py createsuperuser"
+	@echo ""
+	DJANGO_DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
+
+## make test: install everything and run the whole suite (uses DATABASE_URL / REDIS_URL when set)
+test: install-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## Production settings with dummy secrets must pass Django's deployment checks.
+check-deploy: install
+	DJANGO_DEBUG=false DJANGO_SECRET_KEY=ci-dummy-secret-key-ci-dummy-secret-key-ci-dummy-secret-key-0123 \
+	DJANGO_ALLOWED_HOSTS=crewbuilder.example.com \
+	CREWBUILDER_ENCRYPTION_KEYS=ci:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
+	STRIPE_SECRET_KEY=sk_test_dummy STRIPE_WEBHOOK_SECRET=whsec_dummy \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+worker: install
+	$(VENV)/bin/celery -A crewbuilder worker -l info --pool threads --concurrency 50
+
+migrate: install
+	DJANGO_DEBUG=true $(PY) manage.py migrate --noinput
+
+superuser: install
+	DJANGO_DEBUG=true $(PY) manage.py createsuperuser
+
+clean:
+	rm -rf $(VENV) staticfiles *.egg-info

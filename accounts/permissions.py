@@ -1,0 +1,43 @@
+"""Who may do what in an organisation: the one permission matrix.
+
+Views, API views and services ask ``can(role, capability)``; nothing else compares roles.
+"""
+
+from __future__ import annotations
+
+from accounts.models import Role
+
+
+class Cap:
+    VIEW = "view"
+    GENERATE = "generate"
+    USE_ORG_KEYS = "use_org_keys"
+    MANAGE_ORG_KEYS = "manage_org_keys"
+    MANAGE_MEMBERS = "manage_members"
+    CHANGE_ROLES = "change_roles"
+    MANAGE_BILLING = "manage_billing"
+    MANAGE_API_TOKENS = "manage_api_tokens"
+    MANAGE_BRANDING = "manage_branding"
+    VIEW_AUDIT = "view_audit"
+    DELETE_ORG = "delete_org"
+
+
+_MEMBER = {Cap.VIEW, Cap.GENERATE, Cap.USE_ORG_KEYS}
+_ADMIN = _MEMBER | {
+    Cap.MANAGE_ORG_KEYS,
+    Cap.MANAGE_MEMBERS,
+    Cap.MANAGE_API_TOKENS,
+    Cap.MANAGE_BRANDING,
+    Cap.VIEW_AUDIT,
+}
+_OWNER = _ADMIN | {Cap.CHANGE_ROLES, Cap.MANAGE_BILLING, Cap.DELETE_ORG}
+
+MATRIX: dict[str, frozenset[str]] = {
+    Role.OWNER: frozenset(_OWNER),
+    Role.ADMIN: frozenset(_ADMIN),
+    Role.MEMBER: frozenset(_MEMBER),
+}
+
+
+def can(role: str | None, capability: str) -> bool:
+    return role is not None and capability in MATRIX.get(role, frozenset())

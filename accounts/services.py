@@ -1,0 +1,285 @@
+"""Writes for accounts, organisations, memberships and invitations.
+
+Every rule about who may change membership lives here; views, the admin and tests call
+these functions. Each change writes an audit row in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import AuditEvent, Invitation, Membership, Organization, Role, User
+from accounts.permissions import Cap, can
+from crewbuilder.redaction import redact_mapping
+
+
+def audit_record(
+    *,
+    organization: Organization | None,
+    actor: User | None,
+    action: str,
+    target: object | None = None,
+    metadata: dict | None = None,
+) -> AuditEvent:
+    """Append an audit row. Metadata is scrubbed: secret-named fields and secret-looking
+    values never reach the table."""
+    target_type = target_id = target_label = ""
+    if target is not None:
+        target_type = type(target).__name__
+        target_id = str(getattr(target, "pk", "") or "")
+        target_label = str(target)[:254]
+    return AuditEvent.objects.create(
+        organization=organization,
+        actor=actor if actor is not None and actor.pk else None,
+        actor_label=(actor.email if actor is not None and actor.pk else "system")[:254],
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=redact_mapping(target_label),
+        metadata=redact_mapping(metadata or {}),
+    )
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def role_of(*, user: User, organization: Organization) -> str | None:
+    return (
+        Membership.objects.filter(organization=organization, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def _require(*, actor: User, organization: Organization, capability: str) -> str:
+    role = role_of(user=actor, organization=organization)
+    if not can(role, capability):
+        raise PermissionDenied("Your role in this organisation does not allow that.")
+    return role
+
+
+@transaction.atomic
+def organization_create(*, name: str, owner: User, is_personal: bool = False) -> Organization:
+    org = Organization.objects.create(
+        name=name.strip()[:120], is_personal=is_personal, created_by=owner
+    )
+    Membership.objects.create(organization=org, user=owner, role=Role.OWNER)
+    audit_record(organization=org, actor=owner, action="organization.created", target=org)
+    return org
+
+
+def user_onboard(*, user: User) -> Organization:
+    """Give a new user their personal organisation (idempotent)."""
+    existing = Organization.objects.filter(created_by=user, is_personal=True).first()
+    if existing is not None:
+        return existing
+    local = user.email.split("@", 1)[0]
+    return organization_create(name=f"{local}'s workspace", owner=user, is_personal=True)
+
+
+def organization_seat_limit(*, organization: Organization) -> int | None:
+    """Members allowed by the organisation's plan; None means unlimited (billing decides)."""
+    from billing.selectors import entitlements_for
+
+    return entitlements_for(organization).max_members
+
+
+def _seats_in_use(organization: Organization) -> int:
+    members = Membership.objects.filter(organization=organization).count()
+    pending = Invitation.objects.filter(
+        organization=organization, status=Invitation.Status.PENDING, expires_at__gt=timezone.now()
+    ).count()
+    return members + pending
+
+
+@transaction.atomic
+def invitation_create(
+    *, organization: Organization, actor: User, email: str, role: str = Role.MEMBER
+) -> tuple[Invitation, str]:
+    """Invite someone by email. Returns the invitation and the one-time accept token."""
+    _require(actor=actor, organization=organization, capability=Cap.MANAGE_MEMBERS)
+    email = email.strip().lower()
+    if role not in (Role.ADMIN, Role.MEMBER):
+        raise ValidationError(
+            {"role": "Invite as an admin or a member; ownership is transferred later."}
+        )
+    if role == Role.ADMIN and not can(
+        role_of(user=actor, organization=organization), Cap.CHANGE_ROLES
+    ):
+        raise ValidationError({"role": "Only an owner can invite an admin."})
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ValidationError({"email": "That person is already a member."})
+    # Lock the organisation row so two concurrent invites cannot both take the last seat.
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    limit = organization_seat_limit(organization=organization)
+    if limit is not None and _seats_in_use(organization) >= limit:
+        raise ValidationError(
+            {
+                "email": f"Your plan allows {limit} member{'s' if limit != 1 else ''} "
+                "(including pending invitations). Upgrade to invite more people."
+            }
+        )
+    # An expired pending invitation for the same address is superseded by the new one.
+    Invitation.objects.filter(
+        organization=organization, email=email, status=Invitation.Status.PENDING
+    ).update(status=Invitation.Status.REVOKED, responded_at=timezone.now())
+    token = secrets.token_urlsafe(32)
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                organization=organization,
+                email=email,
+                role=role,
+                token_hash=_hash_token(token),
+                invited_by=actor,
+                expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
+            )
+    except IntegrityError as exc:
+        raise ValidationError(
+            {"email": "An invitation for that address is already pending."}
+        ) from exc
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="invitation.created",
+        target=invitation,
+        metadata={"email": email, "role": role},
+    )
+    accept_url = settings.SITE_URL.rstrip("/") + reverse("accounts:invitation_accept", args=[token])
+    context = {
+        "invitation": invitation,
+        "organization": organization,
+        "inviter": actor,
+        "accept_url": accept_url,
+    }
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=render_to_string("emails/invitation_subject.txt", context).strip(),
+            message=render_to_string("emails/invitation_body.txt", context),
+            html_message=render_to_string("emails/invitation_body.html", context),
+            from_email=None,
+            recipient_list=[email],
+        )
+    )
+    return invitation, token
+
+
+def invitation_for_token(token: str) -> Invitation | None:
+    return (
+        Invitation.objects.select_related("organization")
+        .filter(token_hash=_hash_token(token))
+        .first()
+    )
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: User) -> Membership:
+    invitation = (
+        Invitation.objects.select_for_update().filter(token_hash=_hash_token(token)).first()
+    )
+    if invitation is None or invitation.status == Invitation.Status.REVOKED:
+        raise ValidationError("This invitation is no longer valid. Ask for a new one.")
+    if invitation.status == Invitation.Status.ACCEPTED:
+        raise ValidationError("This invitation has already been used.")
+    if invitation.is_expired:
+        raise ValidationError("This invitation has expired. Ask for a new one.")
+    if invitation.email.lower() != user.email.lower():
+        raise PermissionDenied(
+            "This invitation was sent to a different email address. Sign in as that address to accept it."
+        )
+    membership, created = Membership.objects.get_or_create(
+        organization=invitation.organization, user=user, defaults={"role": invitation.role}
+    )
+    invitation.status = Invitation.Status.ACCEPTED
+    invitation.accepted_by = user
+    invitation.responded_at = timezone.now()
+    invitation.save(update_fields=["status", "accepted_by", "responded_at"])
+    audit_record(
+        organization=invitation.organization,
+        actor=user,
+        action="invitation.accepted",
+        target=invitation,
+        metadata={"email": invitation.email, "role": membership.role, "new_member": created},
+    )
+    return membership
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
+    _require(actor=actor, organization=invitation.organization, capability=Cap.MANAGE_MEMBERS)
+    if invitation.status != Invitation.Status.PENDING:
+        raise ValidationError("Only a pending invitation can be revoked.")
+    invitation.status = Invitation.Status.REVOKED
+    invitation.responded_at = timezone.now()
+    invitation.save(update_fields=["status", "responded_at"])
+    audit_record(
+        organization=invitation.organization,
+        actor=actor,
+        action="invitation.revoked",
+        target=invitation,
+        metadata={"email": invitation.email},
+    )
+
+
+def _owners(organization: Organization):
+    return Membership.objects.select_for_update().filter(organization=organization, role=Role.OWNER)
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, actor: User, role: str) -> Membership:
+    _require(actor=actor, organization=membership.organization, capability=Cap.CHANGE_ROLES)
+    if role not in Role.values:
+        raise ValidationError({"role": "Unknown role."})
+    old = membership.role
+    if old == role:
+        return membership
+    if old == Role.OWNER and _owners(membership.organization).count() <= 1:
+        raise ValidationError(
+            {"role": "An organisation needs at least one owner. Make someone else owner first."}
+        )
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        organization=membership.organization,
+        actor=actor,
+        action="membership.role_changed",
+        target=membership.user,
+        metadata={"from": old, "to": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: User) -> None:
+    """Remove someone (or leave, when actor is the member). The last owner cannot go."""
+    org = membership.organization
+    leaving = membership.user_id == actor.pk
+    if not leaving:
+        actor_role = _require(actor=actor, organization=org, capability=Cap.MANAGE_MEMBERS)
+        if membership.role == Role.OWNER and actor_role != Role.OWNER:
+            raise PermissionDenied("Only an owner can remove another owner.")
+    if membership.role == Role.OWNER and _owners(org).count() <= 1:
+        raise ValidationError("You are the last owner. Make someone else owner before leaving.")
+    user = membership.user
+    membership.delete()
+    audit_record(
+        organization=org,
+        actor=actor,
+        action="membership.left" if leaving else "membership.removed",
+        target=user,
+        metadata={"role": membership.role},
+    )
+    from accounts import hooks
+
+    hooks.member_left(organization=org, user=user)

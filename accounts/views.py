@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.forms import InvitationForm, OrganizationForm, RoleForm, SwitchOrganizationForm
+from accounts.middleware import SESSION_KEY
+from accounts.models import Invitation, Membership
+from accounts.permissions import Cap, can
+
+
+def _error_text(exc: ValidationError | PermissionDenied) -> str:
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc) or "You are not allowed to do that."
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _team_context(request: HttpRequest, invite_form: InvitationForm | None = None) -> dict:
+    org = request.organization
+    return {
+        "members": selectors.organization_members(org),
+        "invitations": selectors.pending_invitations(org),
+        "invite_form": invite_form or InvitationForm(),
+        "role_choices": Membership._meta.get_field("role").choices,
+        "seat_limit": services.organization_seat_limit(organization=org),
+        "can_manage": can(request.membership.role, Cap.MANAGE_MEMBERS),
+        "can_change_roles": can(request.membership.role, Cap.CHANGE_ROLES),
+        "memberships": selectors.memberships_for(request.user),
+    }
+
+
+@login_required
+def team(request: HttpRequest) -> HttpResponse:
+    if request.organization is None:
+        services.user_onboard(user=request.user)
+        return redirect("accounts:team")
+    status = 200
+    form = InvitationForm()
+    if request.method == "POST":
+        form = InvitationForm(request.POST)
+        if form.is_valid():
+            try:
+                invitation, _token = services.invitation_create(
+                    organization=request.organization,
+                    actor=request.user,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                )
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            except PermissionDenied as exc:
+                return render(request, "403.html", {"message": _error_text(exc)}, status=403)
+            else:
+                messages.success(request, f"Invitation sent to {invitation.email}.")
+                return redirect("accounts:team")
+        status = 400
+    return render(request, "accounts/team.html", _team_context(request, form), status=status)
+
+
+def _membership_for(request: HttpRequest, pk: int) -> Membership:
+    return selectors.get_for_org_or_404(
+        Membership.objects.select_related("user", "organization"), request, pk=pk
+    )
+
+
+def _invitation_for(request: HttpRequest, pk: int) -> Invitation:
+    return selectors.get_for_org_or_404(
+        Invitation.objects.select_related("organization"), request, pk=pk
+    )
+
+
+def _run(request: HttpRequest, action, success: str) -> HttpResponse:
+    try:
+        action()
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _error_text(exc))
+        status = 403 if isinstance(exc, PermissionDenied) else 400
+        return render(request, "accounts/team.html", _team_context(request), status=status)
+    messages.success(request, success)
+    return redirect("accounts:team")
+
+
+@login_required
+@require_POST
+def member_role(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _membership_for(request, pk)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a valid role.")
+        return render(request, "accounts/team.html", _team_context(request), status=400)
+    return _run(
+        request,
+        lambda: services.membership_change_role(
+            membership=membership, actor=request.user, role=form.cleaned_data["role"]
+        ),
+        f"{membership.user.email} is now {form.cleaned_data['role']}.",
+    )
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _membership_for(request, pk)
+    if membership.user_id == request.user.pk:
+        return leave(request)
+    return _run(
+        request,
+        lambda: services.membership_remove(membership=membership, actor=request.user),
+        f"{membership.user.email} was removed.",
+    )
+
+
+@login_required
+@require_POST
+def leave(request: HttpRequest) -> HttpResponse:
+    membership = request.membership
+    if membership is None:
+        return redirect("landing")
+    org_name = membership.organization.name
+    try:
+        services.membership_remove(membership=membership, actor=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _error_text(exc))
+        return render(request, "accounts/team.html", _team_context(request), status=400)
+    request.session.pop(SESSION_KEY, None)
+    messages.success(request, f"You left {org_name}.")
+    return redirect("accounts:team")
+
+
+@login_required
+@require_POST
+def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    invitation = _invitation_for(request, pk)
+    return _run(
+        request,
+        lambda: services.invitation_revoke(invitation=invitation, actor=request.user),
+        f"Invitation for {invitation.email} revoked.",
+    )
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = services.invitation_for_token(token)
+    if invitation is None:
+        return render(
+            request,
+            "accounts/invitation.html",
+            {"error": "This invitation link is not valid."},
+            status=404,
+        )
+    if not request.user.is_authenticated:
+        request.session["pending_invitation_token"] = token
+        return render(
+            request, "accounts/invitation.html", {"invitation": invitation, "anonymous": True}
+        )
+    if request.method == "POST":
+        try:
+            membership = services.invitation_accept(token=token, user=request.user)
+        except (ValidationError, PermissionDenied) as exc:
+            status = 403 if isinstance(exc, PermissionDenied) else 400
+            return render(
+                request,
+                "accounts/invitation.html",
+                {"invitation": invitation, "error": _error_text(exc)},
+                status=status,
+            )
+        request.session[SESSION_KEY] = membership.organization_id
+        messages.success(request, f"Welcome to {membership.organization.name}.")
+        return redirect("accounts:team")
+    error = None
+    if invitation.status != Invitation.Status.PENDING:
+        error = "This invitation is no longer valid."
+    elif invitation.is_expired:
+        error = "This invitation has expired. Ask for a new one."
+    return render(request, "accounts/invitation.html", {"invitation": invitation, "error": error})
+
+
+@login_required
+@require_POST
+def organization_switch(request: HttpRequest) -> HttpResponse:
+    form = SwitchOrganizationForm(request.POST)
+    if form.is_valid():
+        org_id = form.cleaned_data["organization"]
+        if selectors.memberships_for(request.user).filter(organization_id=org_id).exists():
+            request.session[SESSION_KEY] = org_id
+            return redirect(
+                request.POST.get("next") if _safe_next(request) else reverse("accounts:team")
+            )
+    messages.error(request, "You are not a member of that organisation.")
+    return redirect("accounts:team")
+
+
+def _safe_next(request: HttpRequest) -> bool:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    nxt = request.POST.get("next")
+    return bool(nxt) and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()})
+
+
+@login_required
+def organization_new(request: HttpRequest) -> HttpResponse:
+    form = OrganizationForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            org = services.organization_create(name=form.cleaned_data["name"], owner=request.user)
+            request.session[SESSION_KEY] = org.pk
+            messages.success(request, f"Created {org.name}.")
+            return redirect("accounts:team")
+        return render(request, "accounts/organization_new.html", {"form": form}, status=400)
+    return render(request, "accounts/organization_new.html", {"form": form})

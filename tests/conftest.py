@@ -1,0 +1,95 @@
+"""Shared fixtures: alice owns an organisation, bob is a member of it, charlie is an
+outsider who owns a different organisation (healthchecks' alice/bob/charlie)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from accounts.models import Membership, Organization, Role, User
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+PASSWORD = "correct horse battery staple"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@dataclass
+class Tenant:
+    org: Organization
+    owner: User
+    member: User
+    outsider: User
+    outsider_org: Organization
+
+    def client_for(self, user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+
+@pytest.fixture
+def tenant(db) -> Tenant:
+    org = OrganizationFactory(name="Acme")
+    alice = UserFactory(email="alice@acme.test")
+    bob = UserFactory(email="bob@acme.test")
+    MembershipFactory(organization=org, user=alice, role=Role.OWNER)
+    MembershipFactory(organization=org, user=bob, role=Role.MEMBER)
+    other = OrganizationFactory(name="Globex")
+    charlie = UserFactory(email="charlie@globex.test")
+    MembershipFactory(organization=other, user=charlie, role=Role.OWNER)
+    return Tenant(org=org, owner=alice, member=bob, outsider=charlie, outsider_org=other)
+
+
+@pytest.fixture
+def owner_client(tenant: Tenant) -> Client:
+    return tenant.client_for(tenant.owner)
+
+
+@pytest.fixture
+def member_client(tenant: Tenant) -> Client:
+    return tenant.client_for(tenant.member)
+
+
+@pytest.fixture
+def outsider_client(tenant: Tenant) -> Client:
+    return tenant.client_for(tenant.outsider)
+
+
+def require_service(name: str, available: bool) -> None:
+    """Skip locally when a service is missing, but fail in CI where it is required."""
+    if available:
+        return
+    message = f"{name} is required for this test and is unreachable"
+    if IN_CI or os.environ.get("CREWBUILDER_REQUIRE_SERVICES"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = settings.REDIS_URL
+    ok = False
+    if url:
+        import redis
+
+        try:
+            ok = bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+        except redis.RedisError:
+            ok = False
+    require_service("Redis (REDIS_URL)", ok)
+    return url
+
+
+@pytest.fixture
+def postgres(db) -> None:
+    from django.db import connection
+
+    require_service("PostgreSQL (DATABASE_URL)", connection.vendor == "postgresql")
+
+
+def membership(org: Organization, user: User) -> Membership:
+    return Membership.objects.get(organization=org, user=user)
