@@ -66,7 +66,9 @@ class Organization(models.Model):
 class Role(models.TextChoices):
     OWNER = "owner", "Owner"
     ADMIN = "admin", "Admin"
+    BILLING_MANAGER = "billing_manager", "Billing manager"
     MEMBER = "member", "Member"
+    VIEWER = "viewer", "Viewer"
 
 
 class Membership(models.Model):
@@ -156,3 +158,50 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_label or 'system'}"
+
+
+class ApiToken(models.Model):
+    """An organisation's API token (``cb_`` + random). Only a lookup prefix and a hash are
+    stored; the token is shown once at creation."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        READ_WRITE = "read_write", "Read & write"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64, editable=False)
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.READ_WRITE)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (cb_{self.prefix}…)"
+
+
+class OrganizationBranding(models.Model):
+    """White-label settings (Enterprise entitlement)."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, related_name="branding"
+    )
+    brand_name = models.CharField(max_length=80, blank=True)
+    logo = models.FileField(upload_to="branding/", blank=True)
+    primary_color = models.CharField(max_length=7, blank=True)
+    accent_color = models.CharField(max_length=7, blank=True)
+    custom_domain = models.CharField(max_length=253, blank=True, unique=True, null=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Branding for {self.organization}"

@@ -22,7 +22,9 @@ class Cap:
     DELETE_ORG = "delete_org"
 
 
-_MEMBER = {Cap.VIEW, Cap.GENERATE, Cap.USE_ORG_KEYS}
+_VIEWER = {Cap.VIEW}
+_MEMBER = _VIEWER | {Cap.GENERATE, Cap.USE_ORG_KEYS}
+_BILLING_MANAGER = _VIEWER | {Cap.MANAGE_BILLING}
 _ADMIN = _MEMBER | {
     Cap.MANAGE_ORG_KEYS,
     Cap.MANAGE_MEMBERS,
@@ -35,7 +37,9 @@ _OWNER = _ADMIN | {Cap.CHANGE_ROLES, Cap.MANAGE_BILLING, Cap.DELETE_ORG}
 MATRIX: dict[str, frozenset[str]] = {
     Role.OWNER: frozenset(_OWNER),
     Role.ADMIN: frozenset(_ADMIN),
+    Role.BILLING_MANAGER: frozenset(_BILLING_MANAGER),
     Role.MEMBER: frozenset(_MEMBER),
+    Role.VIEWER: frozenset(_VIEWER),
 }
 
 
