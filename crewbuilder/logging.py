@@ -42,6 +42,8 @@ _STANDARD_ATTRS = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) 
     "message",
     "asctime",
 }
+# Extras Django attaches that are objects, not data (the request, the socket): never dumped.
+_SKIPPED_EXTRAS = {"request", "server_time"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -53,7 +55,11 @@ class JsonFormatter(logging.Formatter):
             "message": redact(record.getMessage()),
         }
         for attr, value in vars(record).items():
-            if attr not in _STANDARD_ATTRS and not attr.startswith("_"):
+            if (
+                attr not in _STANDARD_ATTRS
+                and attr not in _SKIPPED_EXTRAS
+                and not attr.startswith("_")
+            ):
                 payload[attr] = (
                     value if isinstance(value, int | float | bool | None) else redact(str(value))
                 )
