@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from accounts.models import Role
+from accounts.permissions import INVITABLE_ROLES
 
 
 class InvitationForm(forms.Form):
@@ -10,8 +11,16 @@ class InvitationForm(forms.Form):
         max_length=254, widget=forms.EmailInput(attrs={"placeholder": "colleague@company.com"})
     )
     role = forms.ChoiceField(
-        choices=[(Role.MEMBER, "Member"), (Role.ADMIN, "Admin")], initial=Role.MEMBER
+        choices=[(role.value, role.label) for role in INVITABLE_ROLES], initial=Role.MEMBER
     )
+
+    def __init__(self, *args, grantable: list[str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if grantable is not None:
+            # Offer only what the inviter may grant; the service re-checks regardless.
+            self.fields["role"].choices = [
+                (value, label) for value, label in self.fields["role"].choices if value in grantable
+            ]
 
 
 class RoleForm(forms.Form):

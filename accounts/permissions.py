@@ -45,3 +45,24 @@ MATRIX: dict[str, frozenset[str]] = {
 
 def can(role: str | None, capability: str) -> bool:
     return role is not None and capability in MATRIX.get(role, frozenset())
+
+
+def can_grant(actor_role: str | None, role: str) -> bool:
+    """May someone with ``actor_role`` give ``role`` to another person (invite or change)?
+
+    Ownership is never granted by invitation. Whoever may change roles (owners) grants any
+    other role; others who manage members may only grant roles strictly weaker than their own, so
+    an admin can invite members and viewers but not admins or billing managers (who hold a
+    capability admins lack).
+    """
+    if role not in MATRIX or role == Role.OWNER:
+        return False
+    if can(actor_role, Cap.CHANGE_ROLES):
+        return True
+    if not can(actor_role, Cap.MANAGE_MEMBERS):
+        return False
+    mine = MATRIX.get(actor_role or "", frozenset())
+    return MATRIX[role] < mine
+
+
+INVITABLE_ROLES = [Role.MEMBER, Role.VIEWER, Role.BILLING_MANAGER, Role.ADMIN]

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Invitation, Membership, Organization, Role, User
-from accounts.permissions import Cap, can
+from accounts.permissions import INVITABLE_ROLES, Cap, can, can_grant
 from crewbuilder.redaction import redact_mapping
 
 
@@ -110,14 +110,14 @@ def invitation_create(
     """Invite someone by email. Returns the invitation and the one-time accept token."""
     _require(actor=actor, organization=organization, capability=Cap.MANAGE_MEMBERS)
     email = email.strip().lower()
-    if role not in (Role.ADMIN, Role.MEMBER):
+    if role not in INVITABLE_ROLES:
         raise ValidationError(
-            {"role": "Invite as an admin or a member; ownership is transferred later."}
+            {
+                "role": "Invite as an admin, member, viewer or billing manager; ownership is transferred later."
+            }
         )
-    if role == Role.ADMIN and not can(
-        role_of(user=actor, organization=organization), Cap.CHANGE_ROLES
-    ):
-        raise ValidationError({"role": "Only an owner can invite an admin."})
+    if not can_grant(role_of(user=actor, organization=organization), role):
+        raise ValidationError({"role": "Only an owner can invite someone with that role."})
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise ValidationError({"email": "That person is already a member."})
     # Lock the organisation row so two concurrent invites cannot both take the last seat.
@@ -267,8 +267,11 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
     leaving = membership.user_id == actor.pk
     if not leaving:
         actor_role = _require(actor=actor, organization=org, capability=Cap.MANAGE_MEMBERS)
-        if membership.role == Role.OWNER and actor_role != Role.OWNER:
+        # Admins remove the roles they could grant (members, viewers); owners remove anyone.
+        if membership.role == Role.OWNER and not can(actor_role, Cap.CHANGE_ROLES):
             raise PermissionDenied("Only an owner can remove another owner.")
+        if membership.role != Role.OWNER and not can_grant(actor_role, membership.role):
+            raise PermissionDenied("Only an owner can remove someone with that role.")
     if membership.role == Role.OWNER and _owners(org).count() <= 1:
         raise ValidationError("You are the last owner. Make someone else owner before leaving.")
     user = membership.user

@@ -12,7 +12,7 @@ from accounts import selectors, services
 from accounts.forms import InvitationForm, OrganizationForm, RoleForm, SwitchOrganizationForm
 from accounts.middleware import SESSION_KEY
 from accounts.models import Invitation, Membership
-from accounts.permissions import Cap, can
+from accounts.permissions import INVITABLE_ROLES, Cap, can, can_grant
 
 
 def _error_text(exc: ValidationError | PermissionDenied) -> str:
@@ -34,7 +34,7 @@ def _team_context(request: HttpRequest, invite_form: InvitationForm | None = Non
     return {
         "members": selectors.organization_members(org),
         "invitations": selectors.pending_invitations(org),
-        "invite_form": invite_form or InvitationForm(),
+        "invite_form": invite_form or _invite_form(request),
         "role_choices": Membership._meta.get_field("role").choices,
         "seat_limit": services.organization_seat_limit(organization=org),
         "can_manage": can(request.membership.role, Cap.MANAGE_MEMBERS),
@@ -43,13 +43,18 @@ def _team_context(request: HttpRequest, invite_form: InvitationForm | None = Non
     }
 
 
+def _invite_form(request: HttpRequest, data=None) -> InvitationForm:
+    role = request.membership.role
+    return InvitationForm(data, grantable=[r for r in INVITABLE_ROLES if can_grant(role, r)])
+
+
 @login_required
 def team(request: HttpRequest) -> HttpResponse:
     if request.organization is None:
         services.user_onboard(user=request.user)
         return redirect("accounts:team")
     status = 200
-    form = InvitationForm()
+    form = _invite_form(request)
     if request.method == "POST":
         form = InvitationForm(request.POST)
         if form.is_valid():
