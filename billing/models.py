@@ -234,7 +234,8 @@ class GenerationCharge(models.Model):
     )
     charged_as = models.CharField(max_length=10)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RESERVED)
-    counter = models.ForeignKey(UsageCounter, null=True, blank=True, on_delete=models.SET_NULL)
+    # The quota period the generation was counted in (a release gives it back there).
+    period_start = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     settled_at = models.DateTimeField(null=True, blank=True)
 
@@ -249,6 +250,7 @@ class StripeEvent(models.Model):
     """Every webhook event, stored by its unique id before it is handled."""
 
     class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
         PROCESSED = "processed", "Processed"
         IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"

@@ -1,7 +1,7 @@
-"""Billing writes: charging generations against quota or credits.
+"""Billing writes: charging generations against quota or credits, the credits ledger,
+plan assignment, Checkout and the Customer Portal.
 
-STUB INTERFACE (foundation): the billing issue replaces the bodies; the signatures are the
-contract the generation engine codes against.
+Contract used by generation and the API (names are stable):
 
 - ``charge_reserve`` is called inside the transaction that creates a generation, before it
   is queued. It returns how the generation is paid for, or raises ``PaymentRequired``
@@ -9,16 +9,54 @@ contract the generation engine codes against.
 - ``charge_commit`` is called once when the generation succeeds.
 - ``charge_release`` is called when it fails; it gives back exactly what was reserved and
   is safe to call more than once (idempotent per generation).
+
+Every counter changes through one conditional UPDATE (``… WHERE used < limit``), so two
+concurrent reservations can never both take the last generation.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import Organization, User
+from accounts.permissions import Cap, can
+from accounts.services import audit_record, role_of
+from billing import selectors
+from billing import stripe_gateway as gateway
+from billing.models import (
+    BillingAccount,
+    CreditEntry,
+    CreditPurchase,
+    DailyUsage,
+    GenerationCharge,
+    Plan,
+    StripePrice,
+    UsageCounter,
+)
+from billing.plans import CREDIT_LOOKUP_KEY
+
+logger = logging.getLogger("crewbuilder.billing")
+
+BUY_URL = "/settings/billing/#credits"
+UPGRADE_URL = "/pricing/"
 
 
 class BillingError(Exception):
     code = "billing_error"
     status = 400
+
+    def __init__(self, message: str = "", **links: str):
+        super().__init__(message or self.__doc__ or self.code)
+        self.message = str(self.args[0])
+        self.links = links
 
 
 class PaymentRequired(BillingError):
@@ -28,6 +66,16 @@ class PaymentRequired(BillingError):
     status = 402
 
 
+class DailyCapReached(PaymentRequired):
+    """The organisation's daily cap on CrewBuilder AI generations is reached (429).
+
+    A PaymentRequired subclass so callers mapping only the documented exceptions still
+    refuse the generation; ``status`` says 429."""
+
+    code = "daily_cap_reached"
+    status = 429
+
+
 class PlanNotAllowed(BillingError):
     """The plan does not include this (e.g. an advanced model on Basic) (403)."""
 
@@ -35,30 +83,588 @@ class PlanNotAllowed(BillingError):
     status = 403
 
 
+class BillingNotConfigured(BillingError):
+    """Online billing is not configured; an operator assigns plans in the admin."""
+
+    code = "billing_not_configured"
+    status = 400
+
+
 @dataclass(frozen=True)
 class Charge:
     charged_as: str  # "quota" | "credit" | "own_key" | "none"
 
 
-OWN_KEY_SOURCES = {"one_time", "user", "organization"}
+OWN_KEY_SOURCES = {"one_time", "user", "organization", "stored"}
 
 
+def billing_account_for(organization: Organization) -> BillingAccount:
+    account, _ = BillingAccount.objects.get_or_create(organization=organization)
+    return account
+
+
+# --- quota and daily cap ------------------------------------------------------------------
+
+
+def quota_reserve(
+    *, organization_id: int, period_start: datetime, period_end: datetime, limit: int | None
+) -> bool:
+    """Take one generation from the period's counter: a single conditional UPDATE
+    (``used = used + 1 WHERE used < limit``). The counter row is created on first use."""
+    if limit is not None and limit <= 0:
+        return False
+    counters = UsageCounter.objects.filter(
+        organization_id=organization_id, period_start=period_start
+    )
+    guarded = counters if limit is None else counters.filter(used__lt=limit)
+    if guarded.update(used=F("used") + 1):
+        return True
+    _, created = UsageCounter.objects.get_or_create(
+        organization_id=organization_id,
+        period_start=period_start,
+        defaults={"period_end": period_end},
+    )
+    # Created now (or concurrently by someone else): try the guarded UPDATE once more.
+    return bool(guarded.update(used=F("used") + 1))
+
+
+def quota_give_back(*, organization_id: int, period_start: datetime) -> None:
+    UsageCounter.objects.filter(
+        organization_id=organization_id, period_start=period_start, used__gt=0
+    ).update(used=F("used") - 1)
+
+
+def daily_reserve(*, organization_id: int, day: date, cap: int | None) -> bool:
+    rows = DailyUsage.objects.filter(organization_id=organization_id, day=day)
+    guarded = rows if cap is None else rows.filter(count__lt=cap)
+    if guarded.update(count=F("count") + 1):
+        return True
+    if cap is not None and cap <= 0:
+        return False
+    DailyUsage.objects.get_or_create(organization_id=organization_id, day=day)
+    return bool(guarded.update(count=F("count") + 1))
+
+
+# --- credits ledger -----------------------------------------------------------------------
+
+
+def _credit_apply(
+    *,
+    organization: Organization,
+    delta: int,
+    kind: str,
+    generation_id=None,
+    purchase: CreditPurchase | None = None,
+    note: str = "",
+    require_balance: bool = False,
+) -> CreditEntry | None:
+    """Change the balance with one UPDATE and append the ledger entry (same transaction)."""
+    rows = BillingAccount.objects.filter(organization=organization)
+    if require_balance:
+        rows = rows.filter(credit_balance__gte=-delta)
+    if not rows.update(credit_balance=F("credit_balance") + delta, updated_at=timezone.now()):
+        if require_balance:
+            return None
+        billing_account_for(organization)
+        BillingAccount.objects.filter(organization=organization).update(
+            credit_balance=F("credit_balance") + delta
+        )
+    balance = (
+        BillingAccount.objects.filter(organization=organization)
+        .values_list("credit_balance", flat=True)
+        .get()
+    )
+    return CreditEntry.objects.create(
+        organization=organization,
+        kind=kind,
+        delta=delta,
+        balance_after=balance,
+        generation_id=generation_id,
+        purchase=purchase,
+        note=note[:255],
+    )
+
+
+@transaction.atomic
+def credits_grant(
+    *, organization: Organization, actor: User | None, quantity: int, note: str = ""
+) -> CreditEntry:
+    """Operator grant (admin)."""
+    if quantity <= 0:
+        raise BillingError("Grant at least one credit.")
+    entry = _credit_apply(
+        organization=organization, delta=quantity, kind=CreditEntry.Kind.GRANT, note=note
+    )
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="billing.credits_granted",
+        metadata={"quantity": quantity, "note": note[:120]},
+    )
+    return entry
+
+
+@transaction.atomic
+def credits_purchase_record(
+    *,
+    organization: Organization,
+    checkout_session_id: str,
+    payment_intent_id: str | None,
+    quantity: int,
+    amount_cents: int,
+    currency: str,
+) -> CreditPurchase | None:
+    """Credit a paid Checkout once: a second call for the same Session or PaymentIntent
+    changes nothing and returns None."""
+    if (
+        CreditPurchase.objects.filter(checkout_session_id=checkout_session_id).exists()
+        or payment_intent_id
+        and CreditPurchase.objects.filter(payment_intent_id=payment_intent_id).exists()
+    ):
+        return None
+    try:
+        with transaction.atomic():
+            purchase = CreditPurchase.objects.create(
+                organization=organization,
+                checkout_session_id=checkout_session_id,
+                payment_intent_id=payment_intent_id or None,
+                quantity=quantity,
+                amount_cents=amount_cents,
+                currency=currency,
+            )
+    except IntegrityError:
+        return None
+    _credit_apply(
+        organization=organization,
+        delta=quantity,
+        kind=CreditEntry.Kind.PURCHASE,
+        purchase=purchase,
+        note=f"Checkout {checkout_session_id}",
+    )
+    audit_record(
+        organization=organization,
+        actor=None,
+        action="billing.credits_purchased",
+        target=purchase,
+        metadata={"quantity": quantity, "amount_cents": amount_cents, "currency": currency},
+    )
+    return purchase
+
+
+@transaction.atomic
+def credits_refund_record(
+    *, payment_intent_id: str, amount_refunded: int, amount: int
+) -> CreditPurchase | None:
+    """Take back the credits a (partial or full) refund covers. ``amount_refunded`` is
+    Stripe's cumulative figure, so replaying the same event changes nothing."""
+    purchase = (
+        CreditPurchase.objects.select_for_update()
+        .select_related("organization")
+        .filter(payment_intent_id=payment_intent_id)
+        .first()
+    )
+    if purchase is None:
+        return None
+    total = amount or purchase.amount_cents or 1
+    target = min(purchase.quantity, purchase.quantity * amount_refunded // total)
+    delta = target - purchase.credits_refunded
+    if delta <= 0:
+        return purchase
+    purchase.credits_refunded = target
+    purchase.save(update_fields=["credits_refunded"])
+    # The balance may go negative when refunded credits were already spent: the ledger
+    # stays exact and the next purchase settles it.
+    _credit_apply(
+        organization=purchase.organization,
+        delta=-delta,
+        kind=CreditEntry.Kind.REFUND,
+        purchase=purchase,
+        note=f"Refund on {payment_intent_id}",
+    )
+    audit_record(
+        organization=purchase.organization,
+        actor=None,
+        action="billing.credits_refunded",
+        target=purchase,
+        metadata={"credits": delta, "amount_refunded": amount_refunded},
+    )
+    return purchase
+
+
+# --- charging generations -----------------------------------------------------------------
+
+
+def _payment_required_message() -> str:
+    return (
+        "You have no CrewBuilder AI generations left this period and no generation credits. "
+        f"Buy a generation for $5 ({BUY_URL}) or upgrade your plan ({UPGRADE_URL}). "
+        "Generations on your own OpenAI or Anthropic key are always free."
+    )
+
+
+@transaction.atomic
 def charge_reserve(
     *, organization, generation_id, key_source: str, model_class: str = "standard"
 ) -> Charge:
     """Reserve payment for one generation. ``key_source`` is the resolved key's source:
-    ``one_time``/``user``/``organization`` (own key, free), ``platform`` (CrewBuilder AI)
-    or ``fallback`` (no LLM used)."""
+    ``one_time``/``user``/``organization``/``stored`` (own key, free), ``platform``
+    (CrewBuilder AI) or ``fallback`` (no LLM used). Idempotent per generation id."""
+    existing = (
+        GenerationCharge.objects.filter(generation_id=generation_id)
+        .values_list("charged_as", flat=True)
+        .first()
+    )
+    if existing is not None:
+        return Charge(existing)
+    period_start = None
     if key_source in OWN_KEY_SOURCES:
-        return Charge("own_key")
-    if key_source == "fallback":
-        return Charge("none")
-    return Charge("quota")
+        charged_as = "own_key"
+    elif key_source == "fallback":
+        charged_as = "none"
+    elif key_source == "platform":
+        charged_as, period_start = _reserve_platform(
+            organization=organization, generation_id=generation_id, model_class=model_class
+        )
+    else:
+        raise BillingError(f"Unknown key source {key_source!r}.")
+    GenerationCharge.objects.create(
+        generation_id=generation_id,
+        organization=organization,
+        charged_as=charged_as,
+        period_start=period_start,
+    )
+    return Charge(charged_as)
 
 
-def charge_commit(*, organization, generation_id, charged_as: str) -> None:
-    return None
+def _reserve_platform(
+    *, organization, generation_id, model_class: str
+) -> tuple[str, datetime | None]:
+    account = selectors.billing_account_of(organization)
+    ent = selectors.entitlements_from(account)
+    if ent.past_due:
+        raise PaymentRequired(
+            "Your last payment failed, so CrewBuilder AI generations are paused. Update your "
+            "card in the billing portal (/settings/billing/); your generations stay readable "
+            "and your own keys still work.",
+            buy=BUY_URL,
+            upgrade=UPGRADE_URL,
+        )
+    if model_class == "advanced" and not ent.advanced_models:
+        raise PlanNotAllowed(
+            "Advanced models need the Professional or Enterprise plan. Choose a standard model "
+            "or upgrade (/pricing/).",
+            upgrade=UPGRADE_URL,
+        )
+    now = timezone.now()
+    if not daily_reserve(organization_id=organization.pk, day=now.date(), cap=ent.daily_cap):
+        raise DailyCapReached(
+            f"Your organisation reached today's limit of {ent.daily_cap} CrewBuilder AI "
+            "generations. It resets at midnight UTC; generations on your own key are not limited."
+        )
+    start, end = selectors.current_period(account, now)
+    if quota_reserve(
+        organization_id=organization.pk,
+        period_start=start,
+        period_end=end,
+        limit=ent.generations_per_period,
+    ):
+        return "quota", start
+    # Plan quota spent: one credit, taken by a conditional UPDATE on the balance.
+    if account is not None and _credit_apply(
+        organization=organization,
+        delta=-1,
+        kind=CreditEntry.Kind.CONSUME,
+        generation_id=generation_id,
+        require_balance=True,
+    ):
+        return "credit", None
+    raise PaymentRequired(_payment_required_message(), buy=BUY_URL, upgrade=UPGRADE_URL)
 
 
-def charge_release(*, organization, generation_id, charged_as: str) -> None:
-    return None
+def charge_commit(*, organization, generation_id, charged_as: str = "") -> None:
+    GenerationCharge.objects.filter(
+        generation_id=generation_id, status=GenerationCharge.Status.RESERVED
+    ).update(status=GenerationCharge.Status.COMMITTED, settled_at=timezone.now())
+
+
+@transaction.atomic
+def charge_release(*, organization, generation_id, charged_as: str = "") -> None:
+    """Give back what the generation's reservation took, exactly once."""
+    released = GenerationCharge.objects.filter(
+        generation_id=generation_id, status=GenerationCharge.Status.RESERVED
+    ).update(status=GenerationCharge.Status.RELEASED, settled_at=timezone.now())
+    if not released:
+        return
+    charge = GenerationCharge.objects.get(generation_id=generation_id)
+    if charge.charged_as == "quota" and charge.period_start is not None:
+        quota_give_back(organization_id=charge.organization_id, period_start=charge.period_start)
+    elif charge.charged_as == "credit":
+        _credit_apply(
+            organization=charge.organization,
+            delta=1,
+            kind=CreditEntry.Kind.RELEASE,
+            generation_id=generation_id,
+            note="Generation failed",
+        )
+
+
+# --- plans --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def billing_plan_assign(
+    *, organization: Organization, plan: Plan | None, actor: User | None
+) -> BillingAccount:
+    """Operator assignment (admin, or when billing is unconfigured). Calendar-month quota."""
+    account = billing_account_for(organization)
+    account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+    old = account.plan.slug if account.plan_id else "free"
+    account.plan = plan if plan is not None and plan.slug != "free" else None
+    account.plan_source = (
+        BillingAccount.PlanSource.MANUAL if account.plan_id else BillingAccount.PlanSource.FREE
+    )
+    account.updated_at = timezone.now()
+    account.save(update_fields=["plan", "plan_source", "updated_at"])
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="billing.plan_assigned",
+        target=organization,
+        metadata={"from": old, "to": plan.slug if plan else "free"},
+    )
+    return account
+
+
+def plans_seed() -> None:
+    """Create the default plans that are missing (never overwrites operator edits)."""
+    from billing.plans import DEFAULT_PLANS
+
+    for row in DEFAULT_PLANS:
+        Plan.objects.get_or_create(slug=row["slug"], defaults=row)
+
+
+# --- Checkout and the Customer Portal -----------------------------------------------------
+
+
+def _require_billing_manager(*, actor: User, organization: Organization) -> None:
+    if not can(role_of(user=actor, organization=organization), Cap.MANAGE_BILLING):
+        raise PermissionDenied("Only an owner or a billing manager can change billing.")
+
+
+def _require_configured() -> None:
+    if not gateway.is_configured():
+        raise BillingNotConfigured(
+            "Online billing is not configured on this installation. An operator can assign "
+            "your plan in the admin."
+        )
+
+
+def billing_customer_ensure(*, organization: Organization, actor: User) -> BillingAccount:
+    """The organisation is the Stripe customer; create it once (idempotency-keyed)."""
+    account = billing_account_for(organization)
+    if account.stripe_customer_id:
+        return account
+    customer = gateway.customer_create(organization=organization, email=actor.email)
+    BillingAccount.objects.filter(pk=account.pk, stripe_customer_id__isnull=True).update(
+        stripe_customer_id=customer["id"], updated_at=timezone.now()
+    )
+    account.refresh_from_db()
+    return account
+
+
+def _price_id(lookup_key: str) -> str:
+    price = StripePrice.objects.filter(lookup_key=lookup_key).first()
+    if price is None:
+        raise BillingNotConfigured(
+            "Stripe prices are not synced yet. An operator must run `manage.py billing_sync`."
+        )
+    return price.price_id
+
+
+def _has_live_subscription(account: BillingAccount) -> bool:
+    return (
+        account.plan_source == BillingAccount.PlanSource.STRIPE
+        and bool(account.stripe_subscription_id)
+        and account.subscription_status in selectors.LIVE_SUBSCRIPTION_STATUSES
+    )
+
+
+def checkout_subscription_start(
+    *, organization: Organization, actor: User, plan_slug: str, success_url: str, cancel_url: str
+) -> str:
+    """Stripe Checkout (subscription mode) for a plan; returns the URL to redirect to.
+    An organisation that already subscribes changes plan in the Customer Portal."""
+    _require_billing_manager(actor=actor, organization=organization)
+    _require_configured()
+    plan = Plan.objects.filter(slug=plan_slug).exclude(stripe_lookup_key="").first()
+    if plan is None:
+        raise BillingError("That plan cannot be bought online.")
+    account = billing_account_for(organization)
+    if _has_live_subscription(account):
+        raise BillingError("You already have a subscription; change plans in the billing portal.")
+    price_id = _price_id(plan.stripe_lookup_key)
+    account = billing_customer_ensure(organization=organization, actor=actor)
+    session = gateway.checkout_session_create(
+        organization=organization,
+        customer_id=account.stripe_customer_id,
+        mode="subscription",
+        price_id=price_id,
+        quantity=1,
+        success_url=success_url,
+        cancel_url=cancel_url,
+        metadata={"organization_uuid": str(organization.uuid), "plan": plan.slug},
+    )
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="billing.checkout_started",
+        metadata={"mode": "subscription", "plan": plan.slug},
+    )
+    return session["url"]
+
+
+def checkout_credits_start(
+    *, organization: Organization, actor: User, quantity: int, success_url: str, cancel_url: str
+) -> str:
+    """Stripe Checkout (payment mode) for generation credits ($5 each)."""
+    _require_billing_manager(actor=actor, organization=organization)
+    _require_configured()
+    if not 1 <= quantity <= 100:
+        raise BillingError("Buy between 1 and 100 credits.")
+    price_id = _price_id(CREDIT_LOOKUP_KEY)
+    account = billing_customer_ensure(organization=organization, actor=actor)
+    session = gateway.checkout_session_create(
+        organization=organization,
+        customer_id=account.stripe_customer_id,
+        mode="payment",
+        price_id=price_id,
+        quantity=quantity,
+        success_url=success_url,
+        cancel_url=cancel_url,
+        metadata={"organization_uuid": str(organization.uuid), "credits": str(quantity)},
+    )
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="billing.checkout_started",
+        metadata={"mode": "payment", "credits": quantity},
+    )
+    return session["url"]
+
+
+def billing_portal_url(*, organization: Organization, actor: User, return_url: str) -> str:
+    """Customer Portal (card, invoices, cancel, plan change)."""
+    _require_billing_manager(actor=actor, organization=organization)
+    _require_configured()
+    account = billing_customer_ensure(organization=organization, actor=actor)
+    session = gateway.portal_session_create(
+        organization=organization, customer_id=account.stripe_customer_id, return_url=return_url
+    )
+    return session["url"]
+
+
+def subscription_cancel_for_deletion(*, organization: Organization, actor: User | None) -> None:
+    """Cancel the organisation's subscription immediately (GDPR organisation deletion).
+    No-op when billing is off or there is nothing to cancel."""
+    account = selectors.billing_account_of(organization)
+    if account is None or not account.stripe_subscription_id or not gateway.is_configured():
+        return
+    if account.subscription_status in {"canceled", "incomplete_expired"}:
+        return
+    try:
+        gateway.subscription_cancel(
+            subscription_id=account.stripe_subscription_id, organization=organization
+        )
+    except gateway.NotFound:
+        pass  # already gone at Stripe
+    BillingAccount.objects.filter(pk=account.pk).update(
+        subscription_status="canceled",
+        plan=None,
+        plan_source=BillingAccount.PlanSource.FREE,
+        updated_at=timezone.now(),
+    )
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="billing.subscription_canceled",
+        metadata={"reason": "organization_deleted"},
+    )
+
+
+# --- cost control ---------------------------------------------------------------------------
+
+
+def usage_anomaly_scan(*, day: date | None = None) -> list[int]:
+    """Flag organisations whose platform generations on ``day`` exceed
+    BILLING_ANOMALY_FACTOR x their trailing 7-day average. Returns the flagged org ids."""
+    day = day or timezone.now().date()
+    flagged: list[int] = []
+    rows = DailyUsage.objects.filter(day=day, count__gte=settings.BILLING_ANOMALY_MIN_COUNT)
+    for row in rows:
+        average = selectors.trailing_daily_average(row.organization_id, day)
+        if row.count > settings.BILLING_ANOMALY_FACTOR * max(average, 1.0):
+            note = f"{row.count} platform generations on {day} (7-day average {average:.1f})"
+            account, _ = BillingAccount.objects.get_or_create(organization_id=row.organization_id)
+            if account.anomaly_note != note:
+                BillingAccount.objects.filter(pk=account.pk).update(
+                    anomaly_flagged_at=timezone.now(), anomaly_note=note
+                )
+                logger.warning("billing usage anomaly", extra={"organization": row.organization_id})
+            flagged.append(row.organization_id)
+    return flagged
+
+
+# --- Stripe catalogue ---------------------------------------------------------------------
+
+
+def stripe_prices_sync() -> list[str]:
+    """Find or create the Products/Prices by lookup key (``billing_sync``); a changed amount
+    creates a new Price that takes over the lookup key. Returns a line per price."""
+    from billing.plans import CREDIT_PRICE_CENTS, CREDIT_PRODUCT_NAME
+
+    plans_seed()
+    _require_configured()
+    wanted = [
+        (plan.stripe_lookup_key, f"CrewBuilder {plan.name}", plan.price_cents, plan.currency, True)
+        for plan in Plan.objects.exclude(stripe_lookup_key="").exclude(price_cents=None)
+    ]
+    wanted.append((CREDIT_LOOKUP_KEY, CREDIT_PRODUCT_NAME, CREDIT_PRICE_CENTS, "usd", False))
+    existing = gateway.prices_by_lookup_keys([w[0] for w in wanted])
+    report = []
+    for lookup_key, name, amount, currency, recurring in wanted:
+        price = existing.get(lookup_key)
+        same = (
+            price is not None
+            and price.get("unit_amount") == amount
+            and price.get("currency") == currency
+            and bool(price.get("recurring")) == recurring
+        )
+        if same:
+            action = "found"
+        else:
+            product = price.get("product") if price else None
+            product_id = product.get("id") if isinstance(product, dict) else product
+            if not product_id:
+                product_id = gateway.product_create(name=name, key=lookup_key)["id"]
+            price = gateway.price_create(
+                product_id=product_id,
+                lookup_key=lookup_key,
+                unit_amount=amount,
+                currency=currency,
+                recurring=recurring,
+            )
+            action = "created"
+        product = price.get("product")
+        StripePrice.objects.update_or_create(
+            lookup_key=lookup_key,
+            defaults={
+                "price_id": price["id"],
+                "product_id": (product.get("id") if isinstance(product, dict) else product) or "",
+                "unit_amount": amount,
+                "currency": currency,
+                "recurring": recurring,
+                "synced_at": timezone.now(),
+            },
+        )
+        report.append(f"{action} {lookup_key} → {price['id']}")
+    return report

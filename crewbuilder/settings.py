@@ -271,6 +271,16 @@ if not (DEBUG or TESTING):
 
 # Request size: keep bodies small; logo uploads are handled by their own view.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# Cost control: platform generations per organisation per day, and the anomaly flag raised
+# when a day exceeds BILLING_ANOMALY_FACTOR x the trailing 7-day average.
+BILLING_DAILY_CAP = env.int("BILLING_DAILY_CAP", default=200)
+BILLING_ANOMALY_FACTOR = env.int("BILLING_ANOMALY_FACTOR", default=5)
+BILLING_ANOMALY_MIN_COUNT = env.int("BILLING_ANOMALY_MIN_COUNT", default=10)
+CELERY_BEAT_SCHEDULE["billing-usage-anomaly-scan"] = {
+    "task": "billing.tasks.usage_anomaly_scan_task",
+    "schedule": 3600.0,
+}
 
 # --- Logging: one structured line per record, secrets redacted on every handler.
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
