@@ -197,6 +197,17 @@ CREWBUILDER_KEY_BACKEND = env("CREWBUILDER_KEY_BACKEND", default="database")
 VAULT_ADDR = env("VAULT_ADDR", default="")
 VAULT_TOKEN = env("VAULT_TOKEN", default="")
 VAULT_MOUNT = env("VAULT_MOUNT", default="transit")
+VAULT_TRANSIT_KEY = env("VAULT_TRANSIT_KEY", default="crewbuilder")
+# Re-test stored keys daily (owners hear about dead keys); re-wrap data keys under the
+# newest master key monthly (idempotent; `manage.py keys_rotate` does the same on demand).
+CELERY_BEAT_SCHEDULE["keys-recheck-provider-keys"] = {
+    "task": "keys.recheck_provider_keys",
+    "schedule": 24 * 3600.0,
+}
+CELERY_BEAT_SCHEDULE["keys-rotate-data-keys"] = {
+    "task": "keys.rotate_data_keys",
+    "schedule": 30 * 24 * 3600.0,
+}
 
 _DEV_KEYS_FILE = Path(
     env("CREWBUILDER_DEV_KEYS_FILE", default=str(BASE_DIR / ".crewbuilder-dev-keys"))

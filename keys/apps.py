@@ -6,3 +6,13 @@ from django.apps import AppConfig
 class KeysConfig(AppConfig):
     name = "keys"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from accounts import hooks
+        from keys.crypto import master_key_ring
+        from keys.services import member_left_delete_personal_keys
+
+        # A malformed CREWBUILDER_ENCRYPTION_KEYS stops the process at start-up, not at the
+        # first request that needs a key.
+        master_key_ring()
+        hooks.on_member_left(member_left_delete_personal_keys)

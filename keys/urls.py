@@ -1,6 +1,12 @@
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from keys import views
 
 app_name = "keys"
-urlpatterns: list = []
+urlpatterns = [
+    path("settings/api-keys/", views.api_keys, name="api_keys"),
+    path("settings/api-keys/<int:pk>/remove/", views.key_remove, name="key_remove"),
+    path("settings/api-keys/<int:pk>/test/", views.key_test, name="key_test"),
+]

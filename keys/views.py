@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import selectors as account_selectors
+from accounts.permissions import Cap, can
+from accounts.services import user_onboard
+from keys import selectors, services
+from keys.forms import ProviderKeyForm
+from keys.models import ProviderKey
+from keys.transport import transport_public_jwk
+
+
+def _key_for(request: HttpRequest, pk: int) -> ProviderKey:
+    """The caller's organisation key or own personal key; anything else is a 404."""
+    visible = selectors.provider_keys_visible_to(
+        organization=request.organization, user=request.user
+    ).select_related("organization")
+    return account_selectors.get_for_org_or_404(visible, request, pk=pk)
+
+
+def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    message = str(exc) or "You are not allowed to do that."
+    return render(request, "403.html", {"message": message}, status=403)
+
+
+def _page(request: HttpRequest, form: ProviderKeyForm, status: int = 200) -> HttpResponse:
+    role = request.membership.role
+    sections = selectors.api_keys_page_rows(organization=request.organization, user=request.user)
+    return render(
+        request,
+        "keys/api_keys.html",
+        {
+            "personal_rows": sections[ProviderKey.Scope.USER],
+            "org_rows": sections[ProviderKey.Scope.ORGANIZATION],
+            "can_manage_org": can(role, Cap.MANAGE_ORG_KEYS),
+            "can_personal": can(role, Cap.GENERATE),
+            "form": form,
+            "transport_jwk": transport_public_jwk(),
+        },
+        status=status,
+    )
+
+
+@login_required
+def api_keys(request: HttpRequest) -> HttpResponse:
+    if request.organization is None:
+        user_onboard(user=request.user)
+        return redirect("keys:api_keys")
+    if request.method != "POST":
+        return _page(request, ProviderKeyForm())
+    form = ProviderKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            key = services.provider_key_store(
+                organization=request.organization,
+                actor=request.user,
+                provider=form.cleaned_data["provider"],
+                api_key=form.cleaned_data["api_key"],
+                label=form.cleaned_data["label"],
+                scope=form.cleaned_data["scope"],
+            )
+        except ValidationError as exc:
+            for name, errors in exc.message_dict.items():
+                form.add_error(name if name in form.fields else None, errors)
+        except PermissionDenied as exc:
+            return _forbidden(request, exc)
+        else:
+            messages.success(request, f"Saved {key}. Use “Test” to check it works.")
+            return redirect("keys:api_keys")
+    return _page(request, form, status=400)
+
+
+@login_required
+@require_POST
+def key_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    key = _key_for(request, pk)
+    try:
+        services.provider_key_delete(key=key, actor=request.user)
+    except PermissionDenied as exc:
+        return _forbidden(request, exc)
+    messages.success(request, f"Removed the {key.get_provider_display()} key.")
+    return redirect("keys:api_keys")
+
+
+@login_required
+@require_POST
+def key_test(request: HttpRequest, pk: int) -> HttpResponse:
+    key = _key_for(request, pk)
+    try:
+        status = services.provider_key_test(key=key, actor=request.user)
+    except PermissionDenied as exc:
+        return _forbidden(request, exc)
+    if request.htmx:
+        return render(request, "keys/_key_status.html", {"key": key})
+    label = dict(ProviderKey.Status.choices).get(status, status)
+    messages.info(request, f"{key.get_provider_display()} key: {label}.")
+    return redirect("keys:api_keys")
