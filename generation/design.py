@@ -1,0 +1,325 @@
+"""The crew design: the one structured description of a crew that every later stage
+(renderer, checks, result page, API) reads. Whatever produced it (an LLM, the fallback
+designer, a user template), nothing is rendered until ``validate_design`` accepted it.
+
+The rules here are the ones that make the rendered project importable and runnable:
+identifiers become Python method/package names, task ``context`` must point backwards
+(CrewAI resolves it in YAML order), and every ``{placeholder}`` in agent/task text must be
+supplied by ``main.py``'s inputs or ``kickoff`` raises at run time.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import sys
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+ENV_VAR = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# CrewAI interpolates ``{name}`` where name looks like an identifier; other braces
+# (JSON examples in expected_output, say) are left alone.
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+OUTPUT_FILE = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_\-./]*$")
+
+MAX_AGENTS = 8
+MAX_TASKS = 12
+MAX_INPUTS = 10
+MAX_NAME = 48
+
+# Names that would clash with what a @CrewBase class already has, or with the method
+# names the renderer generates.
+RESERVED_MEMBER_NAMES = frozenset(
+    {
+        "crew",
+        "agents",
+        "tasks",
+        "agents_config",
+        "tasks_config",
+        "manager_llm",
+        "manager_agent",
+        "config",
+        "self",
+        "llm",
+        "tools",
+        "tool",
+        "kickoff",
+        "train",
+        "test",
+        "replay",
+        "run",
+    }
+)
+# A package name must not shadow a module the project (or CrewAI) imports.
+RESERVED_PACKAGE_NAMES = frozenset(
+    {"crewai", "crewai_tools", "pydantic", "yaml", "tests", "test", "src", "main", "tools"}
+) | frozenset(sys.stdlib_module_names)
+
+
+class ToolSpec(BaseModel):
+    """A tool the renderer knows how to write as a real ``BaseTool`` subclass."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    class_name: str
+    label: str
+    description: str
+    env_var: str | None = None
+
+
+# The known tool catalogue. Designs may only name these keys; the renderer writes the
+# matching classes into ``tools/custom_tool.py``. Kept small and dependency-free (stdlib
+# HTTP) so a generated project runs with nothing beyond ``crewai``.
+TOOL_CATALOGUE: dict[str, ToolSpec] = {
+    spec.key: spec
+    for spec in (
+        ToolSpec(
+            key="web_search",
+            class_name="WebSearchTool",
+            label="Web search",
+            description="Search the web (Serper.dev Google Search API) and return the top results.",
+            env_var="SERPER_API_KEY",
+        ),
+        ToolSpec(
+            key="web_page_reader",
+            class_name="WebPageReaderTool",
+            label="Web page reader",
+            description="Fetch a web page over HTTP(S) and return its visible text.",
+        ),
+        ToolSpec(
+            key="file_reader",
+            class_name="FileReaderTool",
+            label="File reader",
+            description="Read a UTF-8 text file from the project's data/ folder.",
+        ),
+        ToolSpec(
+            key="file_writer",
+            class_name="FileWriterTool",
+            label="File writer",
+            description="Write text to a file in the project's output/ folder.",
+        ),
+        ToolSpec(
+            key="calculator",
+            class_name="CalculatorTool",
+            label="Calculator",
+            description="Evaluate an arithmetic expression (+ - * / ** % and parentheses).",
+        ),
+        ToolSpec(
+            key="csv_reader",
+            class_name="CsvReaderTool",
+            label="CSV reader",
+            description="Read a CSV file from the data/ folder and summarise its columns and rows.",
+        ),
+    )
+}
+
+
+class DesignInvalid(Exception):  # noqa: N818 - the interface name is agreed
+    """The design does not satisfy the schema or the cross-field rules."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = list(errors)
+        super().__init__("; ".join(self.errors) or "invalid design")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AgentSpec(_Strict):
+    id: str = Field(min_length=1, max_length=MAX_NAME)
+    role: str = Field(min_length=1, max_length=200)
+    goal: str = Field(min_length=1, max_length=1000)
+    backstory: str = Field(min_length=1, max_length=2000)
+    tools: list[str] = Field(default_factory=list, max_length=6)
+    allow_delegation: bool = False
+
+
+class TaskSpec(_Strict):
+    id: str = Field(min_length=1, max_length=MAX_NAME)
+    description: str = Field(min_length=1, max_length=4000)
+    expected_output: str = Field(min_length=1, max_length=2000)
+    agent: str = Field(min_length=1, max_length=MAX_NAME)
+    context: list[str] = Field(default_factory=list, max_length=MAX_TASKS)
+    output_file: str | None = Field(default=None, max_length=120)
+
+
+class IntegrationSpec(_Strict):
+    name: str = Field(min_length=1, max_length=80)
+    purpose: str = Field(min_length=1, max_length=300)
+    env_var: str = Field(min_length=1, max_length=64)
+
+
+class CrewDesign(_Strict):
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    title: str = Field(min_length=1, max_length=120)
+    summary: str = Field(min_length=1, max_length=1000)
+    process: Literal["sequential", "hierarchical"] = "sequential"
+    agents: list[AgentSpec] = Field(min_length=1, max_length=MAX_AGENTS)
+    tasks: list[TaskSpec] = Field(min_length=1, max_length=MAX_TASKS)
+    inputs: dict[str, str] = Field(default_factory=dict, max_length=MAX_INPUTS)
+    integrations: list[IntegrationSpec] = Field(default_factory=list, max_length=8)
+
+    @property
+    def class_name(self) -> str:
+        return class_name_for(self.name)
+
+    def agent(self, agent_id: str) -> AgentSpec:
+        return next(a for a in self.agents if a.id == agent_id)
+
+    def tools_used(self) -> list[ToolSpec]:
+        keys = sorted({t for a in self.agents for t in a.tools})
+        return [TOOL_CATALOGUE[k] for k in keys if k in TOOL_CATALOGUE]
+
+    def env_vars(self) -> list[tuple[str, str]]:
+        """(ENV_VAR, why) for every integration and tool credential, deduplicated."""
+        seen: dict[str, str] = {}
+        for tool in self.tools_used():
+            if tool.env_var:
+                seen.setdefault(tool.env_var, f"{tool.label} tool")
+        for integration in self.integrations:
+            seen.setdefault(integration.env_var, f"{integration.name}: {integration.purpose}")
+        return list(seen.items())
+
+    def placeholders(self) -> set[str]:
+        found: set[str] = set()
+        for text in _texts(self):
+            found.update(PLACEHOLDER.findall(text))
+        return found
+
+
+def class_name_for(name: str) -> str:
+    """snake_case → TitleCase (``lead_research`` → ``LeadResearch``), always an identifier."""
+    out = "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+    if not out or not out[0].isalpha():
+        out = "Crew" + out
+    if keyword.iskeyword(out) or out in {"Agent", "Crew", "Task", "Process", "BaseTool"}:
+        out += "Crew"
+    return out
+
+
+def _texts(design: CrewDesign) -> list[str]:
+    texts: list[str] = []
+    for a in design.agents:
+        texts += [a.role, a.goal, a.backstory]
+    for t in design.tasks:
+        texts += [t.description, t.expected_output]
+    return texts
+
+
+def _identifier_errors(what: str, value: str, *, reserved: frozenset[str]) -> list[str]:
+    if not IDENTIFIER.match(value):
+        return [f"{what} {value!r} must be snake_case: a-z, 0-9 and _ starting with a letter"]
+    if keyword.iskeyword(value) or keyword.issoftkeyword(value):
+        return [f"{what} {value!r} is a Python keyword"]
+    if value in reserved or value.startswith("__"):
+        return [f"{what} {value!r} is reserved; choose another name"]
+    return []
+
+
+def _format_pydantic(exc: ValidationError) -> list[str]:
+    errors = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "design"
+        errors.append(f"{loc}: {err['msg']}")
+    return errors
+
+
+def design_errors(design: CrewDesign) -> list[str]:
+    """Cross-field rules pydantic field types cannot express."""
+    errors: list[str] = []
+    errors += _identifier_errors("name", design.name, reserved=RESERVED_PACKAGE_NAMES)
+
+    agent_ids: list[str] = []
+    for i, a in enumerate(design.agents):
+        errors += _identifier_errors(f"agents[{i}].id", a.id, reserved=RESERVED_MEMBER_NAMES)
+        if a.id in agent_ids:
+            errors.append(f"agents[{i}].id {a.id!r} is used twice")
+        agent_ids.append(a.id)
+        for tool in a.tools:
+            if tool not in TOOL_CATALOGUE:
+                errors.append(
+                    f"agents[{i}].tools: unknown tool {tool!r}; "
+                    f"known tools: {', '.join(sorted(TOOL_CATALOGUE))}"
+                )
+        if len(set(a.tools)) != len(a.tools):
+            errors.append(f"agents[{i}].tools lists a tool twice")
+
+    task_ids: list[str] = []
+    for i, t in enumerate(design.tasks):
+        errors += _identifier_errors(f"tasks[{i}].id", t.id, reserved=RESERVED_MEMBER_NAMES)
+        if t.id in task_ids:
+            errors.append(f"tasks[{i}].id {t.id!r} is used twice")
+        if t.id in agent_ids:
+            errors.append(f"tasks[{i}].id {t.id!r} is also an agent id; ids must be distinct")
+        if t.agent not in agent_ids:
+            errors.append(f"tasks[{i}].agent {t.agent!r} is not one of the agents")
+        for ref in t.context:
+            if ref == t.id:
+                errors.append(f"tasks[{i}].context refers to the task itself")
+            elif ref not in task_ids:
+                errors.append(
+                    f"tasks[{i}].context {ref!r} must name an earlier task"
+                    + (
+                        " (it comes later: no forward references or cycles)"
+                        if any(ref == later.id for later in design.tasks[i + 1 :])
+                        else ""
+                    )
+                )
+        if len(set(t.context)) != len(t.context):
+            errors.append(f"tasks[{i}].context lists a task twice")
+        if t.output_file is not None:
+            parts = t.output_file.split("/")
+            if not OUTPUT_FILE.match(t.output_file) or ".." in parts or "" in parts:
+                errors.append(
+                    f"tasks[{i}].output_file {t.output_file!r} must be a relative path "
+                    "like output/report.md"
+                )
+        task_ids.append(t.id)
+
+    for key in design.inputs:
+        if not IDENTIFIER.match(key) or keyword.iskeyword(key):
+            errors.append(f"inputs key {key!r} must be a snake_case identifier")
+    for key, value in design.inputs.items():
+        if len(value) > 500:
+            errors.append(f"inputs[{key!r}] example is longer than 500 characters")
+
+    missing = sorted(design.placeholders() - set(design.inputs))
+    for name in missing:
+        errors.append(f"placeholder {{{name}}} is used in agents/tasks but missing from inputs")
+
+    env_seen: set[str] = set()
+    for i, integ in enumerate(design.integrations):
+        if not ENV_VAR.match(integ.env_var):
+            errors.append(f"integrations[{i}].env_var {integ.env_var!r} must be UPPER_SNAKE_CASE")
+        if integ.env_var in env_seen:
+            errors.append(f"integrations[{i}].env_var {integ.env_var!r} is listed twice")
+        env_seen.add(integ.env_var)
+    return errors
+
+
+def validate_design(data: dict[str, Any] | CrewDesign) -> CrewDesign:
+    """Parse and check a design; raises ``DesignInvalid`` with every problem found."""
+    if isinstance(data, CrewDesign):
+        design = data
+    else:
+        if not isinstance(data, dict):
+            raise DesignInvalid(["design must be a JSON object"])
+        try:
+            design = CrewDesign.model_validate(data)
+        except ValidationError as exc:
+            raise DesignInvalid(_format_pydantic(exc)) from None
+    errors = design_errors(design)
+    if errors:
+        raise DesignInvalid(errors)
+    return design
+
+
+def design_json_schema() -> dict[str, Any]:
+    """The JSON schema handed to the LLM (OpenAI prompt / Anthropic tool input_schema)."""
+    schema = CrewDesign.model_json_schema()
+    schema.setdefault("description", "A CrewAI crew design.")
+    return schema
