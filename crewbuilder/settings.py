@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "crewbuilder.api",
     "accounts",
     "keys",
     "billing",
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "crewbuilder.api.middleware.ApiErrorMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -253,16 +255,38 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "crewbuilder.api.exceptions.api_exception_handler",
+    # Fixed-window limits per API token and per organisation (crewbuilder/api/throttles.py).
+    "DEFAULT_THROTTLE_RATES": {
+        "api_token": env("CREWBUILDER_API_RATE_TOKEN", default="120/min"),
+        "api_org": env("CREWBUILDER_API_RATE_ORG", default="600/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CrewBuilder API",
+    "DESCRIPTION": (
+        "Turn a plain-language requirement into a runnable CrewAI project. Authenticate with "
+        "`Authorization: Bearer cb_…` (an organisation API token from /settings/api-tokens/; "
+        'Professional and Enterprise plans). Errors: `{"error": {"code", "message", '
+        '"fields"?}}`.'
+    ),
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crewbuilder.api.schema.add_error_responses",
+    ],
 }
+# Largest request body the API reads (larger → 413 before parsing).
+CREWBUILDER_API_MAX_BODY_BYTES = env.int("CREWBUILDER_API_MAX_BODY_BYTES", default=64 * 1024)
 
 # --- Security
 SESSION_COOKIE_HTTPONLY = True

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import token_views
 from crewbuilder import views
 
 urlpatterns = [
@@ -15,6 +16,13 @@ urlpatterns = [
     path("", include("keys.urls")),
     path("", include("billing.urls")),
     path("", include("generation.urls")),
+    path("settings/api-tokens/", token_views.api_tokens, name="api_tokens"),
+    path(
+        "settings/api-tokens/<int:pk>/revoke/",
+        token_views.api_token_revoke,
+        name="api_token_revoke",
+    ),
+    path("api/v1/", include("crewbuilder.api.urls")),
 ]
 
 if settings.DEBUG:

@@ -1,0 +1,36 @@
+"""``/api/v1/``: every route of the public API (mounted by ``crewbuilder/urls.py``)."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from billing import api as billing_api
+from generation import api as generation_api
+from keys import api as keys_api
+
+app_name = "api"
+urlpatterns = [
+    path("generations/", generation_api.GenerationListCreateView.as_view(), name="generations"),
+    path(
+        "generations/<uuid:pk>/",
+        generation_api.GenerationDetailView.as_view(),
+        name="generation_detail",
+    ),
+    path(
+        "generations/<uuid:pk>/download/",
+        generation_api.GenerationDownloadView.as_view(),
+        name="generation_download",
+    ),
+    path("usage/", billing_api.UsageView.as_view(), name="usage"),
+    path("keys/", keys_api.KeyListCreateView.as_view(), name="keys"),
+    path("keys/<int:pk>/", keys_api.KeyDetailView.as_view(), name="key_detail"),
+    path("keys/<int:pk>/test/", keys_api.KeyTestView.as_view(), name="key_test"),
+    # Public, unauthenticated: the OpenAPI 3 schema and docs served from sidecar assets.
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+]
+
+# Routes that are public by design; every other route here requires a token (tested).
+PUBLIC_ROUTE_NAMES = {"schema", "docs", "redoc"}
