@@ -66,16 +66,29 @@ def _subscription_id_of(event: dict) -> str:
     return ""
 
 
+def _payment_intent_id_of(event: dict) -> str:
+    obj = event["data"]["object"]
+    if not event["type"].startswith("checkout.session.") or obj.get("mode") != "payment":
+        return ""
+    pi = obj.get("payment_intent")
+    return (pi.get("id", "") if isinstance(pi, dict) else pi) or ""
+
+
 def _prefetch(event: dict) -> dict | None:
-    """Current subscription state from Stripe (outside any lock). None when Stripe is not
-    configured or the subscription no longer exists; a network/5xx error propagates."""
-    sub_id = _subscription_id_of(event)
-    if not sub_id or not gateway.is_configured():
+    """Current state from Stripe, fetched outside any lock: the subscription for
+    subscription/invoice/checkout events, the PaymentIntent for a credits Checkout. None
+    when Stripe is not configured or the object is gone; a network/5xx error propagates
+    (the event fails with a 5xx and Stripe retries)."""
+    if not gateway.is_configured():
         return None
     try:
-        return gateway.subscription_retrieve(sub_id)
+        if sub_id := _subscription_id_of(event):
+            return gateway.subscription_retrieve(sub_id)
+        if pi_id := _payment_intent_id_of(event):
+            return gateway.payment_intent_retrieve(pi_id)
     except gateway.NotFound:
         return None
+    return None
 
 
 def stripe_event_receive(*, event: dict) -> str:
@@ -264,6 +277,8 @@ def _on_checkout_completed(event: dict, fresh: dict | None) -> tuple[str, str]:
     if session.get("mode") == "payment":
         if session.get("payment_status") != "paid":
             return StripeEvent.Status.IGNORED, "payment not settled yet"
+        if fresh is not None and fresh.get("status") != "succeeded":
+            return StripeEvent.Status.IGNORED, f"payment intent {fresh.get('status')}"
         quantity = int(metadata.get("credits") or 0)
         if quantity <= 0:
             return StripeEvent.Status.IGNORED, "not a credits purchase"
