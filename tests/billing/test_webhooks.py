@@ -353,3 +353,35 @@ def test_reconcile_replays_failed_events_safely(plans, webhook_secret, settings)
     assert selectors.entitlements_for(org).plan_slug == "professional"
     assert selectors.credits_balance(org) == 2
     assert set(StripeEvent.objects.values_list("status", flat=True)) == {"processed"}
+
+
+def test_production_refuses_to_start_with_stripe_but_without_the_webhook_secret(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("STRIPE_", "CREWBUILDER_", "DJANGO_"))
+    }
+    env.update(
+        DJANGO_DEBUG="false",
+        CREWBUILDER_TESTING="false",
+        CREWBUILDER_ENV_FILE=str(tmp_path / "none.env"),
+        DJANGO_SECRET_KEY="x" * 50,
+        DJANGO_ALLOWED_HOSTS="example.com",
+        CREWBUILDER_ENCRYPTION_KEYS="k1:" + "A" * 43 + "=",
+        STRIPE_SECRET_KEY="sk_live_dummy",
+    )
+    code = "import crewbuilder.settings"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "STRIPE_WEBHOOK_SECRET is required" in result.stderr
+    env["STRIPE_WEBHOOK_SECRET"] = "whsec_dummy"
+    ok = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert ok.returncode == 0, ok.stderr[-2000:]
