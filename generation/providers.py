@@ -5,16 +5,35 @@ point the official SDKs at another server.
 
 from __future__ import annotations
 
+import email.utils
+import json
 import logging
+import time
+from dataclasses import dataclass
+from typing import Any
 
 import anthropic
 import openai
 from django.conf import settings
 
+from crewbuilder.redaction import REDACTED, redact
+
 logger = logging.getLogger("crewbuilder.providers")
 
 PROVIDERS = ("openai", "anthropic")
 VERIFY_TIMEOUT_SECONDS = 10.0
+DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5"}
+# One provider call may take this long. The SDKs' own retries are switched off
+# (max_retries=0): retrying belongs to the Celery task, which owns the backoff, honours
+# Retry-After and sits inside ordered time limits (timeout x calls per run < soft limit <
+# hard limit < broker visibility timeout). SDK retries hidden inside a call would multiply
+# the worst case invisibly and break that ordering.
+PROVIDER_TIMEOUT_SECONDS = float(getattr(settings, "PROVIDER_TIMEOUT_SECONDS", 60.0))
+# The designer makes at most this many calls per run (design + one repair); the task may
+# run the designer twice (a checks failure is fed back once), so 4 calls bound one run.
+MAX_CALLS_PER_DESIGN = 2
+MAX_OUTPUT_TOKENS = 8000
+MAX_RETRY_AFTER_SECONDS = 600.0
 
 
 def openai_client(*, api_key: str, timeout: float, max_retries: int = 0) -> openai.OpenAI:
@@ -50,3 +69,354 @@ def verify_key(*, provider: str, api_key: str) -> str:
         logger.warning("key verification could not reach %s: %s", provider, type(exc).__name__)
         return "unreachable"
     return "connected"
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """A provider call failed. ``message`` is safe to store and show: it never contains the
+    key (the provider's own error text is redacted and the key literal removed)."""
+
+    code = "provider_error"
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+        code: str | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status = status
+        self.retry_after = retry_after
+        if code:
+            self.code = code
+
+    def __reduce__(self):  # picklable with its attributes (Celery, multiprocessing)
+        return (
+            _rebuild_error,
+            (type(self), self.message, self.provider, self.status, self.retry_after, self.code),
+        )
+
+
+def _rebuild_error(cls, message, provider, status, retry_after, code):
+    return cls(message, provider=provider, status=status, retry_after=retry_after, code=code)
+
+
+class ProviderRateLimited(ProviderError):
+    """429 (rate limit) or 529 (overloaded): retry after ``retry_after`` seconds if given."""
+
+    code = "rate_limited"
+    retryable = True
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx, timeout or connection failure: retry with backoff."""
+
+    code = "provider_unavailable"
+    retryable = True
+
+
+class ProviderAuthError(ProviderError):
+    """401/403: the key is wrong or lacks access. Not retryable; flag the key invalid."""
+
+    code = "auth_failed"
+    retryable = False
+
+
+class ProviderBadRequest(ProviderError):
+    """400 and other 4xx the same request would get again (unknown model, quota gone)."""
+
+    code = "bad_request"
+    retryable = False
+
+
+_LABEL = {"openai": "OpenAI", "anthropic": "Anthropic"}
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` / ``retry-after`` (seconds or HTTP date)."""
+    if headers is None:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return min(max(float(ms) / 1000.0, 0.0), MAX_RETRY_AFTER_SECONDS)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            seconds = float(value)
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value)
+            seconds = parsed.timestamp() - time.time()
+        return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _safe_detail(exc: Exception, api_key: str) -> str:
+    """The provider's own error message (useful: "model not found"), scrubbed."""
+    body = getattr(exc, "body", None)
+    detail = ""
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            detail = str(err.get("message") or "")
+    if api_key:
+        detail = detail.replace(api_key, REDACTED)
+    return redact(detail)[:200]
+
+
+def _error_code_of(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            return str(err.get("code") or err.get("type") or "")
+    return ""
+
+
+def map_sdk_error(exc: Exception, *, provider: str, api_key: str = "") -> ProviderError:
+    """Translate an openai/anthropic SDK exception into our hierarchy."""
+    label = _LABEL.get(provider, provider)
+    if isinstance(exc, openai.APITimeoutError | anthropic.APITimeoutError):
+        return ProviderUnavailable(
+            f"{label} did not answer within the time limit", provider=provider, code="timeout"
+        )
+    if isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError):
+        return ProviderUnavailable(
+            f"Could not connect to {label}", provider=provider, code="connection_error"
+        )
+    if isinstance(exc, openai.APIStatusError | anthropic.APIStatusError):
+        status = exc.status_code
+        detail = _safe_detail(exc, api_key)
+        suffix = f": {detail}" if detail else ""
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+        if status in (401, 403):
+            return ProviderAuthError(
+                f"{label} rejected the API key (HTTP {status})", provider=provider, status=status
+            )
+        if status == 429 and _error_code_of(exc) == "insufficient_quota":
+            return ProviderBadRequest(
+                f"{label} says the account has no quota left (HTTP 429)",
+                provider=provider,
+                status=status,
+                code="provider_quota_exceeded",
+            )
+        if status in (429, 529):
+            what = "is overloaded" if status == 529 else "rate-limited the request"
+            return ProviderRateLimited(
+                f"{label} {what} (HTTP {status})",
+                provider=provider,
+                status=status,
+                retry_after=_retry_after(headers),
+            )
+        if status >= 500 or status in (408, 409):
+            return ProviderUnavailable(
+                f"{label} had a temporary error (HTTP {status})",
+                provider=provider,
+                status=status,
+                retry_after=_retry_after(headers),
+            )
+        return ProviderBadRequest(
+            f"{label} refused the request (HTTP {status}){suffix}", provider=provider, status=status
+        )
+    if isinstance(exc, openai.APIError | anthropic.APIError):
+        return ProviderUnavailable(
+            f"{label} sent a response we could not read", provider=provider, code="bad_response"
+        )
+    raise TypeError(f"not an SDK error: {type(exc).__name__}")
+
+
+# --- structured design calls ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderReply:
+    """One model answer. ``data`` is the parsed JSON object (None when the model sent
+    something that is not a JSON object; ``text`` then holds it for the repair prompt)."""
+
+    provider: str
+    model: str
+    text: str
+    data: dict | None
+    tool: str  # "design" or "questions"
+    input_tokens: int
+    output_tokens: int
+
+
+DESIGN_TOOL = "submit_crew_design"
+QUESTIONS_TOOL = "ask_clarifying_questions"
+QUESTIONS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "questions": {
+            "type": "array",
+            "items": {"type": "string", "maxLength": 300},
+            "minItems": 1,
+            "maxItems": 3,
+        }
+    },
+    "required": ["questions"],
+}
+
+
+def _parse_object(text: str) -> dict | None:
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _call_openai(
+    *, api_key: str, model: str, system: str, messages: list[dict], timeout: float
+) -> ProviderReply:
+    client = openai_client(api_key=api_key, timeout=timeout, max_retries=0)
+    response = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "system", "content": system}, *messages],
+        response_format={"type": "json_object"},
+        max_completion_tokens=MAX_OUTPUT_TOKENS,
+    )
+    text = (response.choices[0].message.content or "") if response.choices else ""
+    data = _parse_object(text)
+    usage = response.usage
+    tool = (
+        "questions"
+        if data is not None and "questions" in data and "agents" not in data
+        else "design"
+    )
+    return ProviderReply(
+        provider="openai",
+        model=getattr(response, "model", None) or model,
+        text=text,
+        data=data,
+        tool=tool,
+        input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+    )
+
+
+def _call_anthropic(
+    *,
+    api_key: str,
+    model: str,
+    system: str,
+    messages: list[dict],
+    schema: dict,
+    allow_questions: bool,
+    timeout: float,
+) -> ProviderReply:
+    client = anthropic_client(api_key=api_key, timeout=timeout, max_retries=0)
+    tools = [
+        {
+            "name": DESIGN_TOOL,
+            "description": "Submit the complete crew design.",
+            "input_schema": schema,
+        }
+    ]
+    if allow_questions:
+        tools.append(
+            {
+                "name": QUESTIONS_TOOL,
+                "description": "Ask up to 3 short questions when the requirement is too vague.",
+                "input_schema": QUESTIONS_SCHEMA,
+            }
+        )
+        tool_choice = {"type": "any"}
+    else:
+        tool_choice = {"type": "tool", "name": DESIGN_TOOL}
+    response = client.messages.create(
+        model=model,
+        system=system,
+        messages=messages,
+        tools=tools,
+        tool_choice=tool_choice,
+        max_tokens=MAX_OUTPUT_TOKENS,
+    )
+    data: dict | None = None
+    tool = "design"
+    texts = []
+    for block in response.content or []:
+        if getattr(block, "type", "") == "tool_use" and data is None:
+            data = block.input if isinstance(block.input, dict) else None
+            tool = "questions" if block.name == QUESTIONS_TOOL else "design"
+        elif getattr(block, "type", "") == "text":
+            texts.append(block.text)
+    text = json.dumps(data, ensure_ascii=False) if data is not None else "\n".join(texts)
+    if data is None:
+        data = _parse_object(text.strip())
+    usage = response.usage
+    return ProviderReply(
+        provider="anthropic",
+        model=getattr(response, "model", None) or model,
+        text=text,
+        data=data,
+        tool=tool,
+        input_tokens=int(getattr(usage, "input_tokens", 0) or 0),
+        output_tokens=int(getattr(usage, "output_tokens", 0) or 0),
+    )
+
+
+def request_design(
+    *,
+    provider: str,
+    api_key: str,
+    model: str,
+    system: str,
+    messages: list[dict],
+    schema: dict,
+    allow_questions: bool = False,
+    timeout: float | None = None,
+) -> ProviderReply:
+    """Ask ``provider`` for a structured design: OpenAI in JSON mode (the schema travels in
+    the system prompt), Anthropic through a forced tool whose ``input_schema`` is the design
+    schema. ``messages`` are plain ``{"role", "content": str}`` turns. Raises a
+    ``ProviderError`` subclass; never retries by itself."""
+    timeout = PROVIDER_TIMEOUT_SECONDS if timeout is None else timeout
+    started = time.monotonic()
+    try:
+        if provider == "openai":
+            reply = _call_openai(
+                api_key=api_key, model=model, system=system, messages=messages, timeout=timeout
+            )
+        elif provider == "anthropic":
+            reply = _call_anthropic(
+                api_key=api_key,
+                model=model,
+                system=system,
+                messages=messages,
+                schema=schema,
+                allow_questions=allow_questions,
+                timeout=timeout,
+            )
+        else:
+            raise ProviderBadRequest(f"unknown provider {provider!r}", code="unknown_provider")
+    except (openai.APIError, anthropic.APIError) as exc:
+        error = map_sdk_error(exc, provider=provider, api_key=api_key)
+        logger.warning(
+            "design call failed provider=%s model=%s code=%s status=%s after %.2fs",
+            provider,
+            model,
+            error.code,
+            error.status,
+            time.monotonic() - started,
+        )
+        raise error from None
+    logger.info(
+        "design call provider=%s model=%s tokens=%d/%d in %.2fs",
+        provider,
+        model,
+        reply.input_tokens,
+        reply.output_tokens,
+        time.monotonic() - started,
+    )
+    return reply
