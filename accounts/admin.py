@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from accounts.models import AuditEvent, Invitation, Membership, Organization, User
 
@@ -94,3 +98,26 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+def _admin_login(request: HttpRequest, extra_context=None) -> HttpResponse:
+    """The admin has no password form of its own: every sign-in goes through allauth, so the
+    same login throttling (per client IP and per email) protects operators' accounts.
+    Only active staff get in; what a non-superuser sees is limited by model permissions."""
+    if request.user.is_authenticated:
+        if request.user.is_active and request.user.is_staff:
+            return redirect("admin:index")
+        return render(
+            request,
+            "403.html",
+            {"message": "The operator console is for CrewBuilder staff only."},
+            status=403,
+        )
+    return redirect_to_login(
+        request.GET.get("next") or reverse("admin:index"), login_url=reverse("account_login")
+    )
+
+
+admin.site.login = _admin_login
+admin.site.site_header = "CrewBuilder operations"
+admin.site.site_title = "CrewBuilder operations"

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "crewbuilder.csp.ContentSecurityPolicyMiddleware",
     "crewbuilder.api.middleware.ApiErrorMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -303,6 +304,23 @@ if not (DEBUG or TESTING):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# Login throttling is allauth's (ACCOUNT_RATE_LIMITS "login_failed": per client IP and per
+# email); the admin login is routed through it too (accounts/admin.py). Behind N proxies
+# set this to N so the client IP is read from X-Forwarded-For, not the proxy's address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
+
+# --- Sentry: optional, on when SENTRY_DSN is set; events are scrubbed, no local variables.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from crewbuilder.sentry import init_sentry
+
+    init_sentry(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"),
+        release=env("SENTRY_RELEASE", default="") or None,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
 
 # Request size: keep bodies small; logo uploads are handled by their own view.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

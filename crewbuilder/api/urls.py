@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from billing import api as billing_api
 from generation import api as generation_api
@@ -28,7 +32,8 @@ urlpatterns = [
     path("keys/<int:pk>/test/", keys_api.KeyTestView.as_view(), name="key_test"),
     # Public, unauthenticated: the OpenAPI 3 schema and docs served from sidecar assets.
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Split view: the Swagger UI bootstrap is served as a script file (CSP has no inline JS).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
 ]
 
