@@ -22,13 +22,14 @@ logger = logging.getLogger("crewbuilder.providers")
 
 PROVIDERS = ("openai", "anthropic")
 VERIFY_TIMEOUT_SECONDS = 10.0
-DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5"}
+# Standard-class defaults (claude-sonnet-4-5 is deprecated in the pinned SDK).
+DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5"}
 # One provider call may take this long. The SDKs' own retries are switched off
 # (max_retries=0): retrying belongs to the Celery task, which owns the backoff, honours
 # Retry-After and sits inside ordered time limits (timeout x calls per run < soft limit <
 # hard limit < broker visibility timeout). SDK retries hidden inside a call would multiply
 # the worst case invisibly and break that ordering.
-PROVIDER_TIMEOUT_SECONDS = float(getattr(settings, "PROVIDER_TIMEOUT_SECONDS", 60.0))
+PROVIDER_TIMEOUT_SECONDS = 60.0
 # The designer makes at most this many calls per run (design + one repair); the task may
 # run the designer twice (a checks failure is fed back once), so 4 calls bound one run.
 MAX_CALLS_PER_DESIGN = 2
@@ -69,6 +70,12 @@ def verify_key(*, provider: str, api_key: str) -> str:
         logger.warning("key verification could not reach %s: %s", provider, type(exc).__name__)
         return "unreachable"
     return "connected"
+
+
+def provider_timeout() -> float:
+    """Seconds one provider call may take: ``settings.PROVIDER_TIMEOUT_SECONDS`` when set
+    (read per call, so tests and operators can change it), else the default."""
+    return float(getattr(settings, "PROVIDER_TIMEOUT_SECONDS", None) or PROVIDER_TIMEOUT_SECONDS)
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -381,7 +388,7 @@ def request_design(
     the system prompt), Anthropic through a forced tool whose ``input_schema`` is the design
     schema. ``messages`` are plain ``{"role", "content": str}`` turns. Raises a
     ``ProviderError`` subclass; never retries by itself."""
-    timeout = PROVIDER_TIMEOUT_SECONDS if timeout is None else timeout
+    timeout = provider_timeout() if timeout is None else timeout
     started = time.monotonic()
     try:
         if provider == "openai":

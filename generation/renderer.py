@@ -15,7 +15,7 @@ from generation.design import TOOL_CATALOGUE, CrewDesign, ToolSpec
 CREWAI_REQUIREMENT = "crewai[tools]>=1.0.0,<2.0.0"
 PROVIDER_ENV = {
     "openai": ("OPENAI_API_KEY", "gpt-4o-mini"),
-    "anthropic": ("ANTHROPIC_API_KEY", "anthropic/claude-sonnet-4-5"),
+    "anthropic": ("ANTHROPIC_API_KEY", "anthropic/claude-sonnet-4-6"),
 }
 
 

@@ -93,3 +93,15 @@ def postgres(db) -> None:
 
 def membership(org: Organization, user: User) -> Membership:
     return Membership.objects.get(organization=org, user=user)
+
+
+@pytest.fixture
+def fake_llm(settings):
+    """A fake OpenAI + Anthropic server over real HTTP on 127.0.0.1 (tests/fakes/llm.py);
+    settings.OPENAI_BASE_URL / ANTHROPIC_BASE_URL point the SDKs at it for the test."""
+    from tests.fakes.llm import FakeLLM
+
+    with FakeLLM() as fake:
+        settings.OPENAI_BASE_URL = fake.openai_base_url
+        settings.ANTHROPIC_BASE_URL = fake.anthropic_base_url
+        yield fake
