@@ -40,3 +40,16 @@ class MembershipFactory(DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.MEMBER
+
+
+def plan_assign(organization: Organization, slug: str) -> None:
+    """Give an organisation a plan as an operator would (billing's admin assignment): e.g.
+    "professional" for tests that need CrewBuilder AI quota, API access or 10 seats.
+    Organisations without one are on Free (own keys only, 1 member)."""
+    from billing import services
+    from billing.models import Plan
+
+    services.plans_seed()  # a transactional test may have flushed the seeded rows
+    services.billing_plan_assign(
+        organization=organization, plan=Plan.objects.get(slug=slug), actor=None
+    )

@@ -18,6 +18,7 @@ from django.test import Client
 
 from billing import services
 from billing.models import Plan
+from tests.factories import plan_assign
 
 WEBHOOK_SECRET = "whsec_test_billing_0123456789abcdef"
 
@@ -29,8 +30,7 @@ def plans(db) -> dict[str, Plan]:
 
 
 def give_plan(org, slug: str) -> None:
-    services.plans_seed()
-    services.billing_plan_assign(organization=org, plan=Plan.objects.get(slug=slug), actor=None)
+    plan_assign(org, slug)
 
 
 def sign(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
