@@ -193,6 +193,31 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=1800)
 }
+# How often a worker looks for unacked messages whose visibility timeout has passed
+# (kombu's default scan is every ~100 s; tests of redelivery after SIGKILL lower it).
+if env("CELERY_UNACKED_RESTORE_INTERVAL", default=""):
+    CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_interval"] = env.int(
+        "CELERY_UNACKED_RESTORE_INTERVAL"
+    )
+    CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = 1
+# Generations (generation/tasks.py asserts: provider timeout x calls per run < soft < hard
+# < visibility_timeout). "celery" queues on Redis; without Redis "thread" runs each
+# generation in a background thread of the web process so the page shows live progress;
+# "sync" runs it inline (tests).
+CREWBUILDER_GENERATION_RUNNER = env(
+    "CREWBUILDER_GENERATION_RUNNER", default="celery" if REDIS_URL else "thread"
+)
+CREWBUILDER_GENERATION_SOFT_TIME_LIMIT = env.int(
+    "CREWBUILDER_GENERATION_SOFT_TIME_LIMIT", default=540
+)
+CREWBUILDER_GENERATION_TIME_LIMIT = env.int("CREWBUILDER_GENERATION_TIME_LIMIT", default=600)
+CREWBUILDER_GENERATION_MAX_RETRIES = env.int("CREWBUILDER_GENERATION_MAX_RETRIES", default=5)
+CREWBUILDER_GENERATION_RETRY_BASE_SECONDS = env.float(
+    "CREWBUILDER_GENERATION_RETRY_BASE_SECONDS", default=4.0
+)
+CREWBUILDER_GENERATION_RETRY_MAX_SECONDS = env.float(
+    "CREWBUILDER_GENERATION_RETRY_MAX_SECONDS", default=300.0
+)
 CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- Provider keys vault

@@ -191,6 +191,8 @@ class Generation(models.Model):
 
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
+    # Shown while the generation is still alive, e.g. "OpenAI is busy; retrying in 8 s".
+    notice = models.CharField(max_length=300, blank=True)
 
     allow_questions = models.BooleanField(default=False)
     questions = models.JSONField(default=list, blank=True)

@@ -1,0 +1,128 @@
+"""Reads for the generation pipeline: tenant-scoped generations, the public (contract)
+shape of a generation, its files, the model catalogue and the crew templates."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from django.db.models import F, Q, QuerySet
+
+from generation.models import CrewTemplate, Generation, LlmModel
+
+
+def generations_for(*, organization) -> QuerySet[Generation]:
+    """An organisation's generations, newest first, without the zip bytes."""
+    return (
+        Generation.objects.filter(organization=organization)
+        .defer("zip_data")
+        .select_related("user", "template")
+        .order_by("-created_at", "-id")
+    )
+
+
+def generation_public(g: Generation) -> dict:
+    """The contract shape of a generation (API responses, the page's JSON)."""
+    failed = g.status == Generation.Status.FAILED
+    return {
+        "id": str(g.id),
+        "status": g.status,
+        "stage": g.stage,
+        "progress": g.progress,
+        "requirement": g.requirement,
+        "provider": g.provider,
+        "model": g.model,
+        "key_source": g.key_source,
+        "charged_as": g.charged_as,
+        "created_at": _iso(g.created_at),
+        "started_at": _iso(g.started_at),
+        "finished_at": _iso(g.finished_at),
+        "usage": {
+            "input_tokens": g.input_tokens,
+            "output_tokens": g.output_tokens,
+            "cost_cents": g.cost_cents,
+        },
+        "design": g.design,
+        "files": list(g.files or []),
+        "checks": list(g.checks or []),
+        "error": {"code": g.error_code, "message": g.error_message} if failed else None,
+    }
+
+
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+class ZipNotReady(Exception):  # noqa: N818 - reads as a state, like Http404
+    """The generation has no project to download (not finished, or it failed)."""
+
+
+def generation_zip(g: Generation) -> bytes:
+    if g.status != Generation.Status.SUCCEEDED or not g.zip_data:
+        raise ZipNotReady(str(g.id))
+    return bytes(g.zip_data)
+
+
+def generation_zip_filename(g: Generation) -> str:
+    name = (g.design or {}).get("name") or "crew"
+    return f"{name}.zip"
+
+
+def generation_file(g: Generation, path: str) -> str | None:
+    """The text of one generated file (read back from the zip, the single stored copy)."""
+    if path not in {f["path"] for f in g.files or []}:
+        return None
+    try:
+        data = generation_zip(g)
+    except ZipNotReady:
+        return None
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            # entries are "<root>/<path>"
+            if info.filename.split("/", 1)[-1] == path:
+                return archive.read(info).decode("utf-8", errors="replace")
+    return None
+
+
+# --- model catalogue
+
+
+def llm_models_active() -> QuerySet[LlmModel]:
+    return LlmModel.objects.filter(active=True).order_by("provider", "sort_order", "name")
+
+
+def llm_model_for(*, provider: str, name: str) -> LlmModel | None:
+    return LlmModel.objects.filter(provider=provider, name=name, active=True).first()
+
+
+def llm_model_default(*, provider: str) -> LlmModel | None:
+    models = LlmModel.objects.filter(provider=provider, active=True)
+    return models.filter(is_default=True).first() or models.order_by("sort_order", "name").first()
+
+
+def llm_cost_cents(*, provider: str, model: str, input_tokens: int, output_tokens: int) -> int:
+    """What the tokens cost at catalogue prices, rounded up to a whole cent (a model that
+    is not in the catalogue, like the fallback designer, costs nothing)."""
+    row = LlmModel.objects.filter(provider=provider, name=model).first()
+    if row is None or (input_tokens <= 0 and output_tokens <= 0):
+        return 0
+    micro = (
+        input_tokens * row.input_cents_per_million + output_tokens * row.output_cents_per_million
+    )
+    return -(-micro // 1_000_000)
+
+
+# --- crew templates
+
+
+def crew_templates_for(*, organization) -> QuerySet[CrewTemplate]:
+    """Starter blueprints and the organisation's own templates (starters first)."""
+    return CrewTemplate.objects.filter(
+        Q(organization__isnull=True) | Q(organization=organization), active=True
+    ).order_by(F("organization_id").asc(nulls_first=True), "name")
+
+
+def crew_template_for(*, organization, slug: str) -> CrewTemplate | None:
+    """The organisation's own template with that slug, else the starter."""
+    templates = crew_templates_for(organization=organization).filter(slug=slug)
+    return templates.filter(organization=organization).first() or templates.first()

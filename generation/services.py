@@ -1,0 +1,774 @@
+"""Generation writes: create (validate, resolve the key, reserve the charge, enqueue), run
+(design → render → check → package, persisting each real stage), fail (release the charge
+exactly once), clarifying questions, and organisation templates.
+
+Queue semantics (see also ``generation/tasks.py``):
+
+- A run *claims* the generation with a fresh ``run_token``. Anything it writes later is
+  conditional on still holding that token, so a run that was presumed dead (its message
+  was redelivered after a SIGKILL) can never write a second result or commit a charge.
+- A finished generation (succeeded or failed) is never run again; a redelivered message
+  for it is a no-op. The result (design, files, zip) lives on the generation row and is
+  overwritten, never appended, so a re-run cannot duplicate files.
+- ``charge_commit`` runs in the same transaction as the switch to ``succeeded`` and
+  ``charge_release`` in the same transaction as the switch to ``failed``; both switches
+  happen at most once under a row lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.permissions import Cap, can
+from accounts.services import audit_record, role_of
+from billing import services as billing
+from billing.selectors import entitlements_for
+from generation import selectors
+from generation.checks import run_checks
+from generation.design import DesignInvalid, validate_design
+from generation.designer import DesignResult, design_crew
+from generation.models import CrewTemplate, Generation, LlmModel
+from generation.packaging import build_zip
+from generation.providers import DEFAULT_MODELS, PROVIDERS, ProviderError
+from generation.renderer import render_project
+from keys import services as keys
+from keys.services import ResolvedKey
+
+logger = logging.getLogger("crewbuilder.generation")
+
+KEY_SOURCES = tuple(Generation.KeySource.values)
+PROVIDER_LABELS = {"openai": "OpenAI", "anthropic": "Anthropic"}
+STAGE_PROGRESS = {
+    Generation.Stage.QUEUED: 0,
+    Generation.Stage.DESIGNING: 10,
+    Generation.Stage.RENDERING: 55,
+    Generation.Stage.CHECKING: 70,
+    Generation.Stage.PACKAGING: 90,
+    Generation.Stage.DONE: 100,
+}
+MAX_QUESTIONS = 3
+MAX_ANSWER_CHARS = 1000
+
+
+class IdempotencyConflict(Exception):  # noqa: N818 - an HTTP-style outcome (409)
+    """The idempotency key was already used with a different request body."""
+
+    code = "idempotency_conflict"
+    status = 409
+
+
+class GenerationError(Exception):
+    """A known reason a run cannot go on (not a provider error), with a safe message."""
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass
+class RunError(Exception):
+    """A provider error raised during a run, with the run's claim token so the task can
+    retry or fail exactly this run (and not a newer one)."""
+
+    error: ProviderError
+    run_token: uuid.UUID
+
+    def __str__(self) -> str:
+        return f"{type(self.error).__name__}: {self.error.message}"
+
+
+class RunSuperseded(Exception):  # noqa: N818 - reads as a state
+    """Another run claimed the generation; this one must stop without writing."""
+
+
+# --------------------------------------------------------------------------- create
+
+
+def _validate_requirement(requirement: str) -> list[str]:
+    low = settings.CREWBUILDER_REQUIREMENT_MIN_CHARS
+    high = settings.CREWBUILDER_REQUIREMENT_MAX_CHARS
+    if not requirement:
+        return ["Describe what the crew should do."]
+    if len(requirement) < low:
+        return [
+            f"Describe the automation in at least {low} characters (you wrote {len(requirement)})."
+        ]
+    if len(requirement) > high:
+        return [
+            f"Keep the requirement under {high} characters "
+            f"(you wrote {len(requirement)}); summarise or split it."
+        ]
+    return []
+
+
+def _validate_one_time_key(api_key: str) -> list[str]:
+    if len(api_key) < 20 or len(api_key) > 300 or any(c.isspace() for c in api_key):
+        return ["That does not look like an API key (paste the whole key, without spaces)."]
+    return []
+
+
+def _model_for(*, provider: str, model: str | None) -> tuple[LlmModel | None, str, list[str]]:
+    if model:
+        row = selectors.llm_model_for(provider=provider, name=model)
+        if row is None:
+            names = ", ".join(
+                selectors.llm_models_active()
+                .filter(provider=provider)
+                .values_list("name", flat=True)
+            )
+            return None, model, [f"Unknown {provider} model {model!r}. Available: {names}."]
+        return row, row.name, []
+    row = selectors.llm_model_default(provider=provider)
+    return row, row.name if row else DEFAULT_MODELS.get(provider, ""), []
+
+
+def _require_role(*, user, organization, capability: str) -> None:
+    if user is None:  # API calls on an organisation token: the token grants generation
+        return
+    if not can(role_of(user=user, organization=organization), capability):
+        raise PermissionDenied("Your role in this organisation does not allow generating.")
+
+
+def _existing_for_idempotency(*, organization, idempotency_key: str, request_fingerprint: str):
+    existing = Generation.objects.filter(
+        organization=organization, idempotency_key=idempotency_key
+    ).first()
+    if existing is not None and existing.request_fingerprint != request_fingerprint:
+        raise IdempotencyConflict("This Idempotency-Key was already used with a different request.")
+    return existing
+
+
+@transaction.atomic
+def generation_create(
+    *,
+    organization,
+    user,
+    requirement: str,
+    key_source: str,
+    provider: str,
+    model: str | None = None,
+    api_key: str | None = None,
+    template: str | None = None,
+    idempotency_key: str | None = None,
+    request_fingerprint: str = "",
+    allow_questions: bool = False,
+) -> Generation:
+    """Validate, resolve which key pays, reserve the charge and queue the generation.
+
+    Raises ``ValidationError`` (a field dict) for bad input, ``PermissionDenied`` for a
+    role that may not generate, ``IdempotencyConflict`` for a reused key with another
+    body, and billing's ``PaymentRequired`` / ``PlanNotAllowed`` untouched. Nothing is
+    created when any of them is raised. ``api_key`` (one-time keys) is handed to the keys
+    service and only its opaque reference is stored.
+    """
+    _require_role(user=user, organization=organization, capability=Cap.GENERATE)
+    if idempotency_key:
+        existing = _existing_for_idempotency(
+            organization=organization,
+            idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint,
+        )
+        if existing is not None:
+            return existing
+
+    requirement = (requirement or "").strip()
+    api_key = (api_key or "").strip()
+    errors: dict[str, list[str]] = {}
+    if problems := _validate_requirement(requirement):
+        errors["requirement"] = problems
+    if key_source not in KEY_SOURCES:
+        errors["key_source"] = [f"Choose one of: {', '.join(KEY_SOURCES)}."]
+    if provider not in PROVIDERS:
+        errors["provider"] = [f"Choose one of: {', '.join(PROVIDERS)}."]
+    if key_source == Generation.KeySource.ONE_TIME:
+        if not api_key:
+            errors["api_key"] = ["Paste the API key to use for this generation."]
+        elif problems := _validate_one_time_key(api_key):
+            errors["api_key"] = problems
+    elif api_key:
+        errors["api_key"] = ["An API key is only accepted with the one-time key option."]
+    llm = None
+    model_name = ""
+    if provider in PROVIDERS:
+        llm, model_name, problems = _model_for(provider=provider, model=model)
+        if problems:
+            errors["model"] = problems
+    crew_template = None
+    if template:
+        crew_template = selectors.crew_template_for(organization=organization, slug=template)
+        if crew_template is None:
+            errors["template"] = [f"Unknown template {template!r}."]
+    if errors:
+        raise ValidationError(errors)
+
+    key_id = None
+    if key_source == Generation.KeySource.STORED:
+        stored = keys.provider_key_resolve(
+            organization=organization, user=user, provider=provider, allow_platform=False
+        )
+        if stored is None or stored.source not in {"user", "organization"}:
+            label = PROVIDER_LABELS[provider]
+            raise ValidationError(
+                {
+                    "key_source": [
+                        f"There is no {label} key saved for you or your organisation. Add one "
+                        "in Settings → API keys, or choose another option."
+                    ]
+                }
+            )
+        resolved_source, key_id = stored.source, stored.key_id
+    elif key_source == Generation.KeySource.ONE_TIME:
+        resolved_source = "one_time"
+    else:
+        # CrewBuilder AI: the platform key, or the deterministic designer when the
+        # deployment has none (the embedded default).
+        resolved_source = "platform" if keys.platform_key(provider) else "fallback"
+
+    # Plan gates (quota, credits, advanced models on CrewBuilder AI) live in one place:
+    # billing's charge_reserve, told the model class below.
+    model_class = llm.model_class if llm else LlmModel.ModelClass.STANDARD
+    if resolved_source == "fallback":
+        provider_used, model_name, model_class = "fallback", "fallback", "standard"
+    else:
+        provider_used = provider
+
+    generation = Generation(
+        organization=organization,
+        user=user,
+        template=crew_template,
+        requirement=requirement,
+        provider=provider_used,
+        model=model_name,
+        key_source=key_source,
+        resolved_key_source=resolved_source,
+        provider_key_id=key_id,
+        model_class=model_class,
+        allow_questions=allow_questions,
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=request_fingerprint,
+    )
+    try:
+        with transaction.atomic():
+            generation.save(force_insert=True)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # Lost a race with an identical request: answer with the winner's generation.
+        existing = _existing_for_idempotency(
+            organization=organization,
+            idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint,
+        )
+        if existing is None:
+            raise
+        return existing
+
+    charge = billing.charge_reserve(
+        organization=organization,
+        generation_id=generation.id,
+        key_source=resolved_source,
+        model_class=model_class,
+    )
+    generation.charged_as = charge.charged_as
+    if key_source == Generation.KeySource.ONE_TIME:
+        generation.one_time_key_ref = keys.one_time_key_stash(api_key=api_key, provider=provider)
+    generation.save(update_fields=["charged_as", "one_time_key_ref"])
+    audit_record(
+        organization=organization,
+        actor=user,
+        action="generation.created",
+        target=generation,
+        metadata={
+            "provider": generation.provider,
+            "model": generation.model,
+            "key_source": key_source,
+            "charged_as": generation.charged_as,
+        },
+    )
+    _enqueue_on_commit(generation.id)
+    return generation
+
+
+def _enqueue_on_commit(generation_id) -> None:
+    from generation.tasks import generation_enqueue  # tasks imports this module
+
+    transaction.on_commit(lambda: generation_enqueue(generation_id))
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _claim(generation_id, token: uuid.UUID) -> Generation | None:
+    """Take the generation for this run, or None when there is nothing to do."""
+    with transaction.atomic():
+        g = (
+            Generation.objects.select_for_update(of=("self",))
+            .select_related("organization", "user", "template")
+            .filter(pk=generation_id)
+            .first()
+        )
+        if g is None or g.is_finished or g.awaiting_answers:
+            return None
+        now = timezone.now()
+        g.status = Generation.Status.RUNNING
+        g.stage = Generation.Stage.DESIGNING
+        g.progress = STAGE_PROGRESS[Generation.Stage.DESIGNING]
+        g.started_at = g.started_at or now
+        g.updated_at = now
+        g.run_token = token
+        g.runs += 1
+        g.notice = ""
+        g.save(
+            update_fields=[
+                "status",
+                "stage",
+                "progress",
+                "started_at",
+                "updated_at",
+                "run_token",
+                "runs",
+                "notice",
+            ]
+        )
+        g.run_deadline = now + timedelta(seconds=settings.CREWBUILDER_GENERATION_SOFT_TIME_LIMIT)
+        return g
+
+
+def _advance(g: Generation, token: uuid.UUID, stage: str) -> None:
+    """Persist a real stage transition at once (the page polls it), only while this run
+    still holds the claim. A run past its deadline stops here: the thread pool cannot
+    enforce Celery's time limits, so the service does (see README "Generation")."""
+    if timezone.now() > g.run_deadline:
+        raise GenerationError(
+            "timeout", "The generation took too long and was stopped. Nothing was charged."
+        )
+    updated = Generation.objects.filter(pk=g.pk, run_token=token).update(
+        stage=stage, progress=STAGE_PROGRESS[stage], updated_at=timezone.now()
+    )
+    if not updated:
+        raise RunSuperseded(str(g.pk))
+    g.stage, g.progress = stage, STAGE_PROGRESS[stage]
+
+
+def _run_key(g: Generation) -> ResolvedKey | None:
+    """The key for this run (None → deterministic designer). The secret stays in memory."""
+    if g.resolved_key_source == "fallback":
+        return None
+    if g.key_source == Generation.KeySource.ONE_TIME:
+        secret = keys.one_time_key_take(ref=g.one_time_key_ref) if g.one_time_key_ref else None
+        if not secret:
+            raise GenerationError(
+                "one_time_key_expired",
+                "The one-time key is no longer available (it is held for one hour and used "
+                "once). Start a new generation with the key.",
+            )
+        return ResolvedKey(provider=g.provider, source="one_time", secret=secret)
+    if g.key_source == Generation.KeySource.STORED:
+        key = keys.provider_key_resolve(
+            organization=g.organization, user=g.user, provider=g.provider, allow_platform=False
+        )
+        if key is None or key.source not in {"user", "organization"}:
+            raise GenerationError(
+                "key_unavailable",
+                f"The stored {PROVIDER_LABELS.get(g.provider, g.provider)} key was removed "
+                "before the generation ran.",
+            )
+        if key.key_id != g.provider_key_id:
+            Generation.objects.filter(pk=g.pk).update(provider_key_id=key.key_id)
+            g.provider_key_id = key.key_id
+        return key
+    secret = keys.platform_key(g.provider)
+    if not secret:
+        raise GenerationError(
+            "key_unavailable", "CrewBuilder AI is not available for this provider right now."
+        )
+    return ResolvedKey(provider=g.provider, source="platform", secret=secret)
+
+
+def _keep_one_time_key(g: Generation, key: ResolvedKey | None) -> None:
+    """Hand a one-time key back to the keys service for the next attempt (a retry after a
+    429, or the run after clarifying questions): only the new reference is stored."""
+    if key is None or key.source != "one_time":
+        return
+    ref = keys.one_time_key_stash(api_key=key.secret, provider=key.provider)
+    Generation.objects.filter(pk=g.pk).update(one_time_key_ref=ref)
+
+
+@dataclass
+class _Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(self, result: DesignResult) -> None:
+        self.input_tokens += result.input_tokens
+        self.output_tokens += result.output_tokens
+
+
+def _record_usage(g: Generation, usage: _Usage) -> dict:
+    cost = selectors.llm_cost_cents(
+        provider=g.provider,
+        model=g.model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+    )
+    return {
+        "input_tokens": g.input_tokens + usage.input_tokens,
+        "output_tokens": g.output_tokens + usage.output_tokens,
+        "cost_cents": g.cost_cents + cost,
+    }
+
+
+def generation_run(*, generation_id) -> Generation | None:
+    """Run a queued generation to the end (the Celery task's body).
+
+    Succeeds, fails honestly (checks failing twice, a known run error), or stops with
+    clarifying questions. Provider errors are raised as ``RunError`` for the task to retry
+    or fail. A finished generation, or one waiting for answers, is left untouched.
+    """
+    token = uuid.uuid4()
+    g = _claim(generation_id, token)
+    if g is None:
+        return Generation.objects.filter(pk=generation_id).first()
+    usage = _Usage()
+    key: ResolvedKey | None = None
+    try:
+        key = _run_key(g)
+        blueprint = g.template.blueprint if g.template_id and g.template.blueprint else None
+        design_args = {
+            "requirement": g.requirement,
+            "key": key,
+            "model": g.model if key is not None else None,
+            "blueprint": blueprint,
+            "answers": g.answers,
+        }
+        result = design_crew(**design_args, allow_questions=g.allow_questions and g.answers is None)
+        usage.add(result)
+        if result.design is None:
+            questions = [q.strip() for q in result.questions if q and q.strip()]
+            if not questions:
+                raise GenerationError("design_failed", "The designer returned no crew design.")
+            _keep_one_time_key(g, key)
+            return _ask_questions(g, token, questions[:MAX_QUESTIONS], usage)
+
+        design = result.design
+        for attempt in (1, 2):
+            _advance(g, token, Generation.Stage.RENDERING)
+            files = render_project(design, provider=key.provider if key else "openai")
+            _advance(g, token, Generation.Stage.CHECKING)
+            checks = run_checks(files=files, design=design)
+            failures = [c for c in checks if not c.passed]
+            if not failures:
+                break
+            if attempt == 2:
+                raise _ChecksFailed(checks)
+            # One more design, told exactly what failed.
+            _advance(g, token, Generation.Stage.DESIGNING)
+            result = design_crew(
+                **design_args,
+                feedback=[f"{c.name}: {c.message}" for c in failures],
+                allow_questions=False,
+            )
+            usage.add(result)
+            if result.design is None:
+                raise GenerationError("design_failed", "The designer returned no crew design.")
+            design = result.design
+
+        _advance(g, token, Generation.Stage.PACKAGING)
+        archive = build_zip(files=files, root=design.name)
+        return _finish(
+            g,
+            token,
+            design=design,
+            files=files,
+            checks=checks,
+            zip_data=archive,
+            usage=usage,
+            key=key,
+        )
+    except ProviderError as exc:
+        if exc.retryable:
+            _keep_one_time_key(g, key)
+        _save_usage(g, token, usage)
+        raise RunError(error=exc, run_token=token) from exc
+    except _ChecksFailed as exc:
+        failed = [c for c in exc.checks if not c.passed]
+        generation_fail(
+            generation_id=g.pk,
+            code="checks_failed",
+            message=(
+                f"The generated project failed {len(failed)} automatic check(s) twice "
+                f"({', '.join(c.name for c in failed)}). Nothing was charged."
+            ),
+            checks=_checks_json(exc.checks),
+            run_token=token,
+            usage=usage,
+        )
+    except (GenerationError, DesignInvalid) as exc:
+        code = getattr(exc, "code", "design_invalid")
+        message = getattr(exc, "message", "The crew design was invalid.")
+        generation_fail(
+            generation_id=g.pk, code=code, message=message, run_token=token, usage=usage
+        )
+    except RunSuperseded:
+        logger.warning("generation %s: run superseded by a newer run; stopping", g.pk)
+    return Generation.objects.filter(pk=generation_id).first()
+
+
+class _ChecksFailed(Exception):  # noqa: N818
+    def __init__(self, checks):
+        self.checks = checks
+        super().__init__("checks failed")
+
+
+def _checks_json(checks) -> list[dict]:
+    return [{"name": c.name, "passed": bool(c.passed), "message": c.message} for c in checks]
+
+
+def _save_usage(g: Generation, token: uuid.UUID, usage: _Usage) -> None:
+    if usage.input_tokens or usage.output_tokens:
+        with transaction.atomic():
+            locked = Generation.objects.select_for_update().get(pk=g.pk)
+            if locked.run_token == token:
+                fields = _record_usage(locked, usage)
+                Generation.objects.filter(pk=g.pk).update(**fields)
+
+
+def _ask_questions(g: Generation, token: uuid.UUID, questions: list[str], usage: _Usage):
+    with transaction.atomic():
+        locked = Generation.objects.select_for_update().get(pk=g.pk)
+        if locked.run_token != token or locked.is_finished:
+            return locked
+        for name, value in _record_usage(locked, usage).items():
+            setattr(locked, name, value)
+        locked.questions = questions
+        locked.answers = None
+        locked.status = Generation.Status.QUEUED
+        locked.stage = Generation.Stage.QUEUED
+        locked.progress = 0
+        locked.updated_at = timezone.now()
+        locked.notice = "Waiting for your answers to the designer's questions."
+        locked.save()
+        return locked
+
+
+@transaction.atomic
+def _finish(g, token, *, design, files, checks, zip_data, usage, key) -> Generation:
+    locked = Generation.objects.select_for_update().get(pk=g.pk)
+    if locked.run_token != token or locked.is_finished:
+        # A newer run owns it, or it is already finished: write nothing, charge nothing.
+        return locked
+    for name, value in _record_usage(locked, usage).items():
+        setattr(locked, name, value)
+    now = timezone.now()
+    locked.design = design.model_dump(mode="json")
+    locked.files = [
+        {"path": path, "size": len(text.encode("utf-8"))} for path, text in sorted(files.items())
+    ]
+    locked.checks = _checks_json(checks)
+    locked.zip_data = zip_data
+    locked.status = Generation.Status.SUCCEEDED
+    locked.stage = Generation.Stage.DONE
+    locked.progress = 100
+    locked.finished_at = now
+    locked.updated_at = now
+    locked.error_code = locked.error_message = locked.notice = ""
+    locked.one_time_key_ref = ""
+    locked.save()
+    billing.charge_commit(
+        organization=locked.organization,
+        generation_id=locked.id,
+        charged_as=locked.charged_as,
+    )
+    if key is not None and key.key_id is not None:
+        keys.provider_key_record_use(key_id=key.key_id, generation_id=locked.id, actor=locked.user)
+    return locked
+
+
+def generation_fail(
+    *,
+    generation_id,
+    code: str,
+    message: str,
+    run_token: uuid.UUID | None = None,
+    checks: list[dict] | None = None,
+    usage: _Usage | None = None,
+    key_rejected: bool = False,
+) -> bool:
+    """Mark the generation failed and give back what it was charged — exactly once.
+
+    Returns False (and does nothing) when it is already finished or, with ``run_token``,
+    when a newer run holds it. ``key_rejected`` flags the stored key invalid (the provider
+    answered 401/403)."""
+    with transaction.atomic():
+        g = (
+            Generation.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .filter(pk=generation_id)
+            .first()
+        )
+        if g is None or g.is_finished:
+            return False
+        if run_token is not None and g.run_token != run_token:
+            return False
+        if usage is not None:
+            for name, value in _record_usage(g, usage).items():
+                setattr(g, name, value)
+        now = timezone.now()
+        g.status = Generation.Status.FAILED
+        g.finished_at = now
+        g.updated_at = now
+        g.error_code = code[:50]
+        g.error_message = message
+        g.notice = ""
+        if checks is not None:
+            g.checks = checks
+        ref, g.one_time_key_ref = g.one_time_key_ref, ""
+        g.save()
+        billing.charge_release(
+            organization=g.organization, generation_id=g.id, charged_as=g.charged_as
+        )
+        if key_rejected and g.provider_key_id is not None:
+            keys.provider_key_mark_invalid(
+                key_id=g.provider_key_id, reason=f"{g.provider} rejected the key ({code})"
+            )
+    if ref:
+        keys.one_time_key_take(ref=ref)  # forget the unused one-time key
+    logger.info("generation %s failed: %s", generation_id, code)
+    return True
+
+
+def generation_retry_scheduled(
+    *, generation_id, run_token: uuid.UUID, delay_seconds: float, error: ProviderError
+) -> None:
+    """Put the generation back in the queue while the task waits to retry, telling the
+    user why (shown on the page; the API keeps showing ``queued``)."""
+    g = Generation.objects.filter(pk=generation_id).only("provider").first()
+    if g is None:
+        return
+    who = PROVIDER_LABELS.get(g.provider, g.provider)
+    why = (
+        "is rate limiting requests"
+        if error.code in {"rate_limited", "overloaded"}
+        else ("is not responding")
+    )
+    Generation.objects.filter(pk=generation_id, run_token=run_token).exclude(
+        status__in=Generation.FINAL_STATUSES
+    ).update(
+        status=Generation.Status.QUEUED,
+        stage=Generation.Stage.QUEUED,
+        progress=0,
+        retries=F("retries") + 1,
+        updated_at=timezone.now(),
+        notice=f"{who} {why}; retrying in {max(1, round(delay_seconds))} s.",
+    )
+
+
+# --------------------------------------------------------------------------- questions
+
+
+@transaction.atomic
+def generation_answer_questions(*, generation: Generation, user, answers: dict[str, str]):
+    """Record the user's answers to the designer's questions and queue the generation
+    again. ``answers`` maps each question to its answer; every question needs one."""
+    _require_role(user=user, organization=generation.organization, capability=Cap.GENERATE)
+    g = Generation.objects.select_for_update().get(pk=generation.pk)
+    if not g.awaiting_answers:
+        raise ValidationError({"answers": ["This generation is not waiting for answers."]})
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, str] = {}
+    for i, question in enumerate(g.questions):
+        answer = (answers.get(question) or "").strip()
+        if not answer:
+            errors[f"answer_{i}"] = ["Answer this question (a few words are enough)."]
+        elif len(answer) > MAX_ANSWER_CHARS:
+            errors[f"answer_{i}"] = [f"Keep the answer under {MAX_ANSWER_CHARS} characters."]
+        cleaned[question] = answer
+    if errors:
+        raise ValidationError(errors)
+    g.answers = cleaned
+    g.notice = ""
+    g.updated_at = timezone.now()
+    g.save(update_fields=["answers", "notice", "updated_at"])
+    _enqueue_on_commit(g.id)
+    return g
+
+
+# --------------------------------------------------------------------------- templates
+
+
+@transaction.atomic
+def crew_template_create(
+    *,
+    organization,
+    actor,
+    name: str,
+    description: str = "",
+    requirement: str = "",
+    blueprint: dict | None = None,
+) -> CrewTemplate:
+    """Save an organisation template (plans with ``custom_templates`` only)."""
+    _require_role(user=actor, organization=organization, capability=Cap.GENERATE)
+    if not entitlements_for(organization).custom_templates:
+        raise billing.PlanNotAllowed(
+            "Custom templates are part of the Professional and Enterprise plans."
+        )
+    name = (name or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not name or len(name) > 100:
+        errors["name"] = ["Give the template a name (up to 100 characters)."]
+    if len(description or "") > 300:
+        errors["description"] = ["Keep the description under 300 characters."]
+    if requirement and (problems := _validate_requirement(requirement.strip())):
+        errors["requirement"] = problems
+    if blueprint:
+        try:
+            blueprint = validate_design(blueprint).model_dump(mode="json")
+        except DesignInvalid as exc:
+            errors["blueprint"] = exc.errors[:5]
+    if errors:
+        raise ValidationError(errors)
+    base = slugify(name)[:50] or "template"
+    taken = set(
+        CrewTemplate.objects.filter(organization=organization).values_list("slug", flat=True)
+    ) | set(CrewTemplate.objects.filter(organization=None).values_list("slug", flat=True))
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    template = CrewTemplate.objects.create(
+        organization=organization,
+        slug=slug,
+        name=name,
+        description=(description or "").strip(),
+        requirement=(requirement or "").strip(),
+        blueprint=blueprint or {},
+        created_by=actor,
+    )
+    audit_record(
+        organization=organization, actor=actor, action="crew_template.created", target=template
+    )
+    return template
+
+
+@transaction.atomic
+def crew_template_delete(*, template: CrewTemplate, actor) -> None:
+    if template.organization_id is None:
+        raise PermissionDenied("Starter templates cannot be deleted.")
+    _require_role(user=actor, organization=template.organization, capability=Cap.GENERATE)
+    audit_record(
+        organization=template.organization,
+        actor=actor,
+        action="crew_template.deleted",
+        target=template,
+    )
+    template.delete()

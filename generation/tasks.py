@@ -1,0 +1,171 @@
+"""The generation queue: a Celery task around ``services.generation_run``, with the retry
+policy and the failure path, plus the in-process runners of the embedded default.
+
+Time limits, innermost first — each must fit inside the next:
+
+    provider timeout x provider calls per run  <  soft_time_limit  <  time_limit
+                                               <  broker visibility_timeout
+
+- A run makes at most ``PROVIDER_CALLS_PER_RUN`` provider calls (design + one repair,
+  twice when the checks fail once) and the SDK does not retry (``max_retries=0``): the
+  task owns retries.
+- ``soft_time_limit`` is the run's deadline; the thread pool cannot interrupt a thread, so
+  ``services._advance`` also enforces it between stages.
+- ``time_limit`` kills a stuck prefork child.
+- Redis redelivers an unacknowledged message only after ``visibility_timeout``: it must
+  exceed the hard limit, or a live run would be handed to a second worker.
+
+``acks_late`` + ``reject_on_worker_lost``: a message is acknowledged when the run ends, so
+a worker killed mid-generation leaves it in Redis and another worker finishes it; the
+service's claim token makes the redelivered run idempotent (no double charge, no
+duplicate files).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from generation import services
+from generation.providers import PROVIDER_TIMEOUT_SECONDS, ProviderAuthError
+
+logger = logging.getLogger("crewbuilder.generation")
+
+PROVIDER_CALLS_PER_RUN = 4
+_jitter = random.Random()  # noqa: S311 - jitter spreads retries; it is not a secret
+
+
+def time_limits() -> dict[str, float]:
+    """The ordered limits, in seconds (see the module docstring)."""
+    return {
+        "provider_calls": PROVIDER_TIMEOUT_SECONDS * PROVIDER_CALLS_PER_RUN,
+        "soft_time_limit": settings.CREWBUILDER_GENERATION_SOFT_TIME_LIMIT,
+        "time_limit": settings.CREWBUILDER_GENERATION_TIME_LIMIT,
+        "visibility_timeout": settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"],
+    }
+
+
+def time_limits_ordered() -> bool:
+    values = list(time_limits().values())
+    return all(a < b for a, b in zip(values, values[1:], strict=False))
+
+
+if not time_limits_ordered():  # a misconfiguration, loudly, but not fatal for a test worker
+    logger.warning("generation time limits are not ordered: %s", time_limits())
+
+
+def retry_delay(*, retries: int, retry_after: float | None) -> float:
+    """Exponential backoff with jitter ("equal jitter": half fixed, half random), never
+    sooner than the provider's ``Retry-After``."""
+    base = settings.CREWBUILDER_GENERATION_RETRY_BASE_SECONDS
+    cap = settings.CREWBUILDER_GENERATION_RETRY_MAX_SECONDS
+    backoff = min(cap, base * (2**retries))
+    delay = backoff / 2 + _jitter.uniform(0, backoff / 2)
+    if retry_after is not None and retry_after > 0:
+        delay = max(delay, retry_after + _jitter.uniform(0, base / 4))
+    return delay
+
+
+def generation_execute(generation_id: str, *, retries: int = 0) -> float | None:
+    """One attempt. Returns the seconds to wait before the next attempt, or None when the
+    generation needs nothing more from this message (succeeded, failed, waiting for
+    answers, or gone)."""
+    try:
+        services.generation_run(generation_id=generation_id)
+    except services.RunError as exc:
+        error = exc.error
+        if error.retryable and retries < settings.CREWBUILDER_GENERATION_MAX_RETRIES:
+            delay = retry_delay(retries=retries, retry_after=error.retry_after)
+            services.generation_retry_scheduled(
+                generation_id=generation_id,
+                run_token=exc.run_token,
+                delay_seconds=delay,
+                error=error,
+            )
+            logger.info(
+                "generation %s: %s, retry %d in %.1fs",
+                generation_id,
+                error.code,
+                retries + 1,
+                delay,
+            )
+            return delay
+        services.generation_fail(
+            generation_id=generation_id,
+            code=error.code,
+            message=error.message,
+            run_token=exc.run_token,
+            key_rejected=isinstance(error, ProviderAuthError),
+        )
+    except SoftTimeLimitExceeded:
+        services.generation_fail(
+            generation_id=generation_id,
+            code="timeout",
+            message="The generation took too long and was stopped. Nothing was charged.",
+        )
+    except Exception:
+        # A bug, not the user's fault: record it (secrets are redacted by the log filter),
+        # fail the generation honestly and give the charge back.
+        logger.exception("generation %s crashed", generation_id)
+        services.generation_fail(
+            generation_id=generation_id,
+            code="internal_error",
+            message="Something went wrong on our side. Nothing was charged; please try again.",
+        )
+    return None
+
+
+@shared_task(
+    bind=True,
+    name="generation.run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.CREWBUILDER_GENERATION_SOFT_TIME_LIMIT,
+    time_limit=settings.CREWBUILDER_GENERATION_TIME_LIMIT,
+    max_retries=settings.CREWBUILDER_GENERATION_MAX_RETRIES,
+)
+def generation_run_task(self, generation_id: str) -> None:
+    delay = generation_execute(generation_id, retries=self.request.retries)
+    if delay is not None:
+        raise self.retry(countdown=delay)
+
+
+def generation_run_inline(generation_id: str) -> None:
+    """The same attempts and retry policy without a broker (embedded default, tests)."""
+    retries = 0
+    while (delay := generation_execute(generation_id, retries=retries)) is not None:
+        time.sleep(delay)
+        retries += 1
+
+
+def _run_in_thread(generation_id: str) -> None:
+    close_old_connections()
+    try:
+        generation_run_inline(generation_id)
+    finally:
+        connection.close()
+
+
+def generation_enqueue(generation_id) -> None:
+    """Start a generation after its row is committed, per ``CREWBUILDER_GENERATION_RUNNER``:
+    ``celery`` (Redis broker, workers), ``thread`` (embedded default: a background thread
+    of the web process, so the page polls live progress) or ``sync`` (inline)."""
+    runner = settings.CREWBUILDER_GENERATION_RUNNER
+    if runner == "celery":
+        generation_run_task.delay(str(generation_id))
+    elif runner == "thread":
+        threading.Thread(
+            target=_run_in_thread,
+            args=(str(generation_id),),
+            name=f"generation-{generation_id}",
+            daemon=True,
+        ).start()
+    else:
+        generation_run_inline(str(generation_id))

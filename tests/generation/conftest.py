@@ -1,0 +1,66 @@
+"""Fixtures for the generation pipeline tests: runs happen inline (``sync`` runner) unless
+a test starts a real Celery worker, retries wait milliseconds, and no platform key is set
+unless a test asks for one (so CrewBuilder AI means the deterministic designer)."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import Role
+from tests.factories import MembershipFactory, UserFactory
+
+CANARY_OPENAI = "sk-canary0000SECRET0000openai0000key0000xyz"
+CANARY_ANTHROPIC = "sk-ant-canary0000SECRET0000anthropic0000key00"
+
+
+@pytest.fixture(autouse=True)
+def _generation_settings(settings):
+    settings.CREWBUILDER_GENERATION_RUNNER = "sync"
+    settings.CREWBUILDER_GENERATION_RETRY_BASE_SECONDS = 0.01
+    settings.CREWBUILDER_GENERATION_RETRY_MAX_SECONDS = 0.05
+    settings.OPENAI_API_KEY = ""
+    settings.ANTHROPIC_API_KEY = ""
+    return settings
+
+
+def assign_plan(org, slug: str) -> None:
+    from billing.models import Plan
+    from billing.services import billing_plan_assign, plans_seed
+
+    plans_seed()
+    billing_plan_assign(organization=org, plan=Plan.objects.get(slug=slug), actor=None)
+
+
+@pytest.fixture
+def viewer(tenant):
+    user = UserFactory(email="vera@acme.test")
+    MembershipFactory(organization=tenant.org, user=user, role=Role.VIEWER)
+    return user
+
+
+@pytest.fixture
+def platform_openai(settings, fake_llm):
+    """CrewBuilder AI on OpenAI, answered by the local fake provider."""
+    settings.OPENAI_API_KEY = CANARY_OPENAI
+    return fake_llm
+
+
+@pytest.fixture
+def charge_calls(monkeypatch):
+    """Count billing's commit/release calls (the real functions still run)."""
+    from billing import services as billing
+
+    calls: dict[str, list] = {"commit": [], "release": []}
+    real_commit, real_release = billing.charge_commit, billing.charge_release
+
+    def commit(**kwargs):
+        calls["commit"].append(kwargs["generation_id"])
+        return real_commit(**kwargs)
+
+    def release(**kwargs):
+        calls["release"].append(kwargs["generation_id"])
+        return real_release(**kwargs)
+
+    monkeypatch.setattr(billing, "charge_commit", commit)
+    monkeypatch.setattr(billing, "charge_release", release)
+    return calls
