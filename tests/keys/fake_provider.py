@@ -39,11 +39,10 @@ class FakeProvider:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:  # noqa: N802
-                if self.headers.get("x-api-key") is not None:
-                    api, key = "anthropic", self.headers["x-api-key"]
-                else:
-                    api = "openai"
-                    key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                api = "anthropic" if self.headers.get("anthropic-version") else "openai"
+                key = self.headers.get("x-api-key") or self.headers.get(
+                    "Authorization", ""
+                ).removeprefix("Bearer ")
                 fake.calls.append(
                     (api, self.path.split("?")[0], hashlib.sha256(key.encode()).hexdigest())
                 )
@@ -104,7 +103,7 @@ class FakeProvider:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:
