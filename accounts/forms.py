@@ -33,3 +33,32 @@ class OrganizationForm(forms.Form):
 
 class SwitchOrganizationForm(forms.Form):
     organization = forms.IntegerField()
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.RegexField(
+        regex=r"^[a-z_]+(\.[a-z_]*)*$",
+        max_length=64,
+        required=False,
+        error_messages={"invalid": "Actions look like “membership.role_changed”."},
+    )
+    actor = forms.CharField(max_length=254, required=False)
+    since = forms.DateField(
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
+    )
+    until = forms.DateField(
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
+    )
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return data

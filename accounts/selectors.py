@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
-from accounts.models import Invitation, Membership, Organization, User
+from accounts.models import AuditEvent, Invitation, Membership, Organization, User
 
 
 def memberships_for(user: User) -> QuerySet[Membership]:
@@ -44,3 +46,36 @@ def get_for_org_or_404(
     if obj is None:
         raise Http404("Not found.")
     return obj
+
+
+def audit_events_for(
+    *,
+    organization: Organization,
+    action: str = "",
+    actor: str = "",
+    since: date | None = None,
+    until: date | None = None,
+) -> QuerySet[AuditEvent]:
+    """An organisation's audit trail, newest first. ``action`` matches a prefix
+    (``invitation`` finds ``invitation.created``…), ``actor`` part of the actor's email,
+    ``since``/``until`` are inclusive UTC dates."""
+    qs = AuditEvent.objects.filter(organization=organization)
+    if action:
+        qs = qs.filter(action__startswith=action)
+    if actor:
+        qs = qs.filter(actor_label__icontains=actor)
+    if since is not None:
+        qs = qs.filter(created_at__gte=datetime.combine(since, time.min, tzinfo=UTC))
+    if until is not None:
+        end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
+        qs = qs.filter(created_at__lt=end)
+    return qs.order_by("-created_at", "-id")
+
+
+def audit_actions_for(organization: Organization) -> list[str]:
+    return list(
+        AuditEvent.objects.filter(organization=organization)
+        .order_by("action")
+        .values_list("action", flat=True)
+        .distinct()
+    )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts import views
+from accounts import audit_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -18,4 +18,6 @@ urlpatterns = [
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("organizations/switch/", views.organization_switch, name="organization_switch"),
     path("organizations/new/", views.organization_new, name="organization_new"),
+    path("settings/audit/", audit_views.audit_log, name="audit"),
+    path("settings/audit/export.csv", audit_views.audit_export, name="audit_export"),
 ]
