@@ -44,9 +44,9 @@ IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no 
 
 class GenerationCreateSerializer(serializers.Serializer):
     requirement = serializers.CharField(
-        help_text="The automation you need, in plain language "
-        f"({settings.CREWBUILDER_REQUIREMENT_MIN_CHARS}–"
-        f"{settings.CREWBUILDER_REQUIREMENT_MAX_CHARS} characters).",
+        min_length=settings.CREWBUILDER_REQUIREMENT_MIN_CHARS,
+        max_length=settings.CREWBUILDER_REQUIREMENT_MAX_CHARS,
+        help_text="The automation you need, in plain language.",
     )
     key_source = serializers.ChoiceField(choices=Generation.KeySource.values)
     provider = serializers.ChoiceField(choices=["openai", "anthropic"])
