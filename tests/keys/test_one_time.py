@@ -98,3 +98,11 @@ def test_redis_holds_only_ciphertext_with_ttl(redis_url):
     assert KEY.encode() not in client.get(names[0])
     assert services.one_time_key_take(ref=ref) == KEY
     assert client.exists(names[0]) == 0
+
+
+def test_generate_form_can_send_a_browser_encrypted_one_time_key(db, master_keys):
+    from keys.transport import transport_encrypt_for_tests, transport_public_jwk
+
+    sealed = transport_encrypt_for_tests(KEY, transport_public_jwk())
+    ref = services.one_time_key_stash(api_key=sealed, provider="anthropic")
+    assert services.one_time_key_take(ref=ref) == KEY
