@@ -16,4 +16,5 @@ def organization(request: HttpRequest) -> dict:
             name.lower(): can(role, value) for name, value in vars(Cap).items() if name.isupper()
         },
         "billing_enabled": settings.BILLING_ENABLED,
+        "branding": getattr(request, "branding", None),
     }

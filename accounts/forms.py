@@ -62,3 +62,20 @@ class AuditFilterForm(forms.Form):
         if since and until and since > until:
             self.add_error("until", "The end date is before the start date.")
         return data
+
+
+class BrandingForm(forms.Form):
+    brand_name = forms.CharField(max_length=80, required=False)
+    primary_color = forms.CharField(
+        max_length=7, required=False, widget=forms.TextInput(attrs={"placeholder": "#4f46e5"})
+    )
+    accent_color = forms.CharField(
+        max_length=7, required=False, widget=forms.TextInput(attrs={"placeholder": "#067647"})
+    )
+    custom_domain = forms.CharField(
+        max_length=253,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "crews.example.com"}),
+    )
+    logo = forms.FileField(required=False)
+    remove_logo = forms.BooleanField(required=False)

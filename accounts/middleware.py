@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from accounts.models import Membership
 
@@ -36,4 +37,26 @@ class CurrentOrganizationMiddleware:
         membership = current_membership(request)
         request.membership = membership
         request.organization = membership.organization if membership else None
+        return self.get_response(request)
+
+
+def _branding_for(request: HttpRequest):
+    from accounts import selectors
+
+    organization = getattr(request, "organization", None)
+    if organization is not None:
+        return selectors.branding_for_org(organization)
+    return selectors.branding_for_host(request.get_host())
+
+
+class BrandingMiddleware:
+    """Attach ``request.branding``: the member's organisation's white-label settings, or, for
+    anonymous visitors, those of the organisation whose custom domain was requested.
+    Evaluated lazily, so pages that never render the brand pay nothing."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        request.branding = SimpleLazyObject(lambda: _branding_for(request))
         return self.get_response(request)

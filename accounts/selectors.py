@@ -7,7 +7,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
-from accounts.models import AuditEvent, Invitation, Membership, Organization, User
+from accounts.models import (
+    AuditEvent,
+    Invitation,
+    Membership,
+    Organization,
+    OrganizationBranding,
+    User,
+)
 
 
 def memberships_for(user: User) -> QuerySet[Membership]:
@@ -79,3 +86,32 @@ def audit_actions_for(organization: Organization) -> list[str]:
         .values_list("action", flat=True)
         .distinct()
     )
+
+
+def branding_for_org(organization: Organization | None) -> OrganizationBranding | None:
+    """The organisation's white-label settings, or None when it has none or its plan no
+    longer includes white-label (a downgrade switches branding off without deleting it)."""
+    if organization is None:
+        return None
+    branding = OrganizationBranding.objects.filter(organization=organization).first()
+    if branding is None:
+        return None
+    from billing.selectors import entitlements_for
+
+    if not entitlements_for(organization).white_label:
+        return None
+    return branding
+
+
+def branding_for_host(host: str) -> OrganizationBranding | None:
+    from accounts.branding import custom_domains, normalise_host
+
+    host = normalise_host(host)
+    if not host or host not in custom_domains():
+        return None
+    branding = (
+        OrganizationBranding.objects.select_related("organization")
+        .filter(custom_domain=host)
+        .first()
+    )
+    return branding_for_org(branding.organization) if branding else None

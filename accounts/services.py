@@ -12,13 +12,28 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import AuditEvent, Invitation, Membership, Organization, Role, User
+from accounts.branding import (
+    COLOR_RE,
+    forget_custom_domains,
+    logo_to_png,
+    validate_custom_domain,
+)
+from accounts.models import (
+    AuditEvent,
+    Invitation,
+    Membership,
+    Organization,
+    OrganizationBranding,
+    Role,
+    User,
+)
 from accounts.permissions import INVITABLE_ROLES, Cap, can, can_grant
 from crewbuilder.redaction import redact_mapping
 
@@ -162,6 +177,7 @@ def invitation_create(
         "organization": organization,
         "inviter": actor,
         "accept_url": accept_url,
+        **_email_brand(organization),
     }
     transaction.on_commit(
         lambda: send_mail(
@@ -173,6 +189,17 @@ def invitation_create(
         )
     )
     return invitation, token
+
+
+def _email_brand(organization: Organization) -> dict:
+    """Brand name and colour for emails about this organisation (white-label when entitled)."""
+    from accounts.selectors import branding_for_org
+
+    branding = branding_for_org(organization)
+    return {
+        "brand_name": (branding.brand_name if branding else "") or "CrewBuilder",
+        "brand_color": (branding.primary_color if branding else "") or "#4f46e5",
+    }
 
 
 def invitation_for_token(token: str) -> Invitation | None:
@@ -286,3 +313,85 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
     from accounts import hooks
 
     hooks.member_left(organization=org, user=user)
+
+
+@transaction.atomic
+def branding_update(
+    *,
+    organization: Organization,
+    actor: User,
+    brand_name: str,
+    primary_color: str,
+    accent_color: str,
+    custom_domain: str,
+    logo: bytes | None = None,
+    remove_logo: bool = False,
+) -> OrganizationBranding:
+    """Save an organisation's white-label settings (owners/admins, Enterprise plans).
+
+    Raises PermissionDenied when the role or the plan does not allow it, ValidationError
+    with field messages for bad colours, domains or images."""
+    from billing.selectors import entitlements_for
+
+    _require(actor=actor, organization=organization, capability=Cap.MANAGE_BRANDING)
+    if not entitlements_for(organization).white_label:
+        raise PermissionDenied("White-label branding is part of the Enterprise plan.")
+    errors: dict[str, str] = {}
+    for field, value in (("primary_color", primary_color), ("accent_color", accent_color)):
+        if value and not COLOR_RE.match(value):
+            errors[field] = "Use a colour like #4f46e5."
+    try:
+        domain = validate_custom_domain(custom_domain)
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+        domain = ""
+    png = None
+    if logo is not None:
+        try:
+            png = logo_to_png(logo)
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    if domain and (
+        OrganizationBranding.objects.filter(custom_domain=domain)
+        .exclude(organization=organization)
+        .exists()
+    ):
+        errors["custom_domain"] = "Another organisation already uses that host name."
+    if errors:
+        raise ValidationError(errors)
+
+    branding, _ = OrganizationBranding.objects.select_for_update().get_or_create(
+        organization=organization
+    )
+    old_domain = branding.custom_domain or ""
+    old_logo = branding.logo.name if branding.logo else ""
+    branding.brand_name = brand_name.strip()[:80]
+    branding.primary_color = primary_color.lower()
+    branding.accent_color = accent_color.lower()
+    branding.custom_domain = domain or None
+    branding.updated_at = timezone.now()
+    if png is not None:
+        digest = hashlib.sha256(png).hexdigest()[:16]
+        branding.logo.save(f"{organization.uuid}-{digest}.png", ContentFile(png), save=False)
+    elif remove_logo:
+        branding.logo = ""
+    branding.save()
+    if old_logo and old_logo != (branding.logo.name if branding.logo else ""):
+        storage = branding.logo.storage
+        transaction.on_commit(lambda: storage.delete(old_logo))
+    transaction.on_commit(forget_custom_domains)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="branding.updated",
+        target=organization,
+        metadata={
+            "brand_name": branding.brand_name,
+            "primary_color": branding.primary_color,
+            "accent_color": branding.accent_color,
+            "custom_domain": domain,
+            "custom_domain_changed": domain != old_domain,
+            "logo": "replaced" if png is not None else ("removed" if remove_logo else "kept"),
+        },
+    )
+    return branding

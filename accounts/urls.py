@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts import audit_views, views
+from accounts import audit_views, branding_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -20,4 +20,6 @@ urlpatterns = [
     path("organizations/new/", views.organization_new, name="organization_new"),
     path("settings/audit/", audit_views.audit_log, name="audit"),
     path("settings/audit/export.csv", audit_views.audit_export, name="audit_export"),
+    path("settings/branding/", branding_views.branding, name="branding"),
+    path("branding/<uuid:org_uuid>/logo.png", branding_views.branding_logo, name="branding_logo"),
 ]

@@ -305,3 +305,35 @@ class StripeOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.scope} ({self.status})"
+
+
+class GuestPass(models.Model):
+    """A visitor's generation without registration ("try it"): reachable only through an
+    unguessable URL whose token is stored hashed. The generation lives in a holding
+    organisation with no members until the visitor signs up and keeps it."""
+
+    class Status(models.TextChoices):
+        AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
+        STARTED = "started", "Generation started"
+        CLAIMED = "claimed", "Kept by a signed-up user"
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, related_name="guest_pass"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices)
+    requirement = models.TextField()
+    provider = models.CharField(max_length=20)
+    generation_id = models.UUIDField(null=True, blank=True)
+    checkout_session_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    claimed_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Guest generation {self.generation_id or '(awaiting payment)'}"

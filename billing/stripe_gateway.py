@@ -183,7 +183,7 @@ def events_list(*, created_gte: int, limit: int = 100) -> list[dict]:
 def checkout_session_create(
     *,
     organization,
-    customer_id: str,
+    customer_id: str | None,
     mode: str,
     price_id: str,
     quantity: int,
@@ -193,13 +193,14 @@ def checkout_session_create(
 ) -> dict:
     params: dict = {
         "mode": mode,
-        "customer": customer_id,
         "client_reference_id": str(organization.uuid),
         "line_items": [{"price": price_id, "quantity": quantity}],
         "success_url": success_url,
         "cancel_url": cancel_url,
         "metadata": metadata,
     }
+    if customer_id:
+        params["customer"] = customer_id
     if mode == "subscription":
         params["subscription_data"] = {"metadata": metadata}
     else:

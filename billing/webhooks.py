@@ -293,9 +293,10 @@ def _on_checkout_completed(event: dict, fresh: dict | None) -> tuple[str, str]:
             amount_cents=int(session.get("amount_total") or 0),
             currency=session.get("currency") or "usd",
         )
-        return StripeEvent.Status.PROCESSED, (
-            f"{quantity} credit(s)" if purchase else "already credited"
-        )
+        note = f"{quantity} credit(s)" if purchase else "already credited"
+        if metadata.get("guest_pass"):
+            note += "; " + _start_guest_generation(account.organization)
+        return StripeEvent.Status.PROCESSED, note
     if session.get("mode") == "subscription":
         if fresh is not None:
             return _apply_subscription(
@@ -308,6 +309,20 @@ def _on_checkout_completed(event: dict, fresh: dict | None) -> tuple[str, str]:
             account.save(update_fields=["stripe_subscription_id"])
         return StripeEvent.Status.PROCESSED, "subscription linked"
     return StripeEvent.Status.IGNORED, f"mode {session.get('mode')}"
+
+
+def _start_guest_generation(organization) -> str:
+    from django.core.exceptions import ValidationError
+
+    from billing.guest import guest_paid_generation_start
+
+    try:
+        with transaction.atomic():
+            guest = guest_paid_generation_start(organization=organization)
+    except (services.BillingError, ValidationError) as exc:
+        # The credit stays with the guest organisation; an operator can see why here.
+        return f"guest generation not started: {getattr(exc, 'message', exc)}"
+    return "guest generation started" if guest else "guest generation already started"
 
 
 def _on_invoice(event: dict, fresh: dict | None) -> tuple[str, str]:

@@ -15,6 +15,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from crewbuilder.hosts import AllowedHosts
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -35,6 +37,8 @@ if DEBUG or TESTING:
 else:
     SECRET_KEY = env("DJANGO_SECRET_KEY")
     ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+# White-label custom domains are accepted on top of these (crewbuilder/hosts.py).
+ALLOWED_HOSTS = AllowedHosts(ALLOWED_HOSTS)
 
 SITE_URL = env("CREWBUILDER_SITE_URL", default="http://127.0.0.1:8000")
 
@@ -73,6 +77,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.CurrentOrganizationMiddleware",
+    "accounts.middleware.BrandingMiddleware",
 ]
 
 ROOT_URLCONF = "crewbuilder.urls"
@@ -271,6 +276,16 @@ ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="") or None
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# Cost control: platform generations per organisation per day, and the anomaly flag raised
+# when a day exceeds BILLING_ANOMALY_FACTOR x the trailing 7-day average.
+BILLING_DAILY_CAP = env.int("BILLING_DAILY_CAP", default=200)
+BILLING_ANOMALY_FACTOR = env.int("BILLING_ANOMALY_FACTOR", default=5)
+BILLING_ANOMALY_MIN_COUNT = env.int("BILLING_ANOMALY_MIN_COUNT", default=10)
+CELERY_BEAT_SCHEDULE["billing-usage-anomaly-scan"] = {
+    "task": "billing.tasks.usage_anomaly_scan_task",
+    "schedule": 3600.0,
+}
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="") or None
 BILLING_ENABLED = bool(STRIPE_SECRET_KEY)
 if BILLING_ENABLED and not STRIPE_WEBHOOK_SECRET and not (DEBUG or TESTING):

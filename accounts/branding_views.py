@@ -1,0 +1,121 @@
+"""White-label settings page and the public logo endpoint."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts import selectors, services
+from accounts.branding import COLOR_RE, LOGO_MAX_BYTES
+from accounts.forms import BrandingForm
+from accounts.models import OrganizationBranding
+from accounts.permissions import Cap, can
+from accounts.views import _apply_errors
+
+
+def _initial(branding: OrganizationBranding | None) -> dict:
+    if branding is None:
+        return {}
+    return {
+        "brand_name": branding.brand_name,
+        "primary_color": branding.primary_color,
+        "accent_color": branding.accent_color,
+        "custom_domain": branding.custom_domain or "",
+    }
+
+
+def _preview(data: dict) -> dict:
+    """Only well-formed colours reach the preview's style attribute."""
+
+    def colour(value: str, default: str) -> str:
+        return value if value and COLOR_RE.match(value) else default
+
+    return {
+        "brand_name": (data.get("brand_name") or "").strip() or "CrewBuilder",
+        "primary_color": colour(data.get("primary_color") or "", "#4f46e5"),
+        "accent_color": colour(data.get("accent_color") or "", "#067647"),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def branding(request: HttpRequest) -> HttpResponse:
+    org = request.organization
+    if org is None or not can(request.membership.role, Cap.MANAGE_BRANDING):
+        return render(
+            request, "403.html", {"message": "Only owners and admins manage branding."}, status=403
+        )
+    from billing.selectors import entitlements_for
+
+    entitled = entitlements_for(org).white_label
+    saved = OrganizationBranding.objects.filter(organization=org).first()
+    form = BrandingForm(initial=_initial(saved))
+    status = 200
+    if request.method == "POST":
+        if not entitled:
+            return render(
+                request,
+                "403.html",
+                {"message": "White-label branding is part of the Enterprise plan."},
+                status=403,
+            )
+        form = BrandingForm(request.POST, request.FILES)
+        if form.is_valid() and "preview" not in request.POST:
+            data = form.cleaned_data
+            upload = data.get("logo")
+            try:
+                services.branding_update(
+                    organization=org,
+                    actor=request.user,
+                    brand_name=data["brand_name"],
+                    primary_color=data["primary_color"].strip(),
+                    accent_color=data["accent_color"].strip(),
+                    custom_domain=data["custom_domain"],
+                    # read one byte past the limit: enough to refuse, never the whole file
+                    logo=upload.read(LOGO_MAX_BYTES + 1) if upload else None,
+                    remove_logo=data["remove_logo"],
+                )
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            except PermissionDenied as exc:
+                return render(request, "403.html", {"message": str(exc)}, status=403)
+            else:
+                from django.contrib import messages
+
+                messages.success(request, "Branding saved.")
+                return redirect("accounts:branding")
+        status = 400 if form.errors else 200
+    preview_source = form.data if form.is_bound else form.initial
+    return render(
+        request,
+        "accounts/branding.html",
+        {
+            "form": form,
+            "entitled": entitled,
+            "saved": saved,
+            "preview": _preview(preview_source),
+        },
+        status=status,
+    )
+
+
+@require_GET
+def branding_logo(request: HttpRequest, org_uuid) -> HttpResponse:
+    branding = (
+        OrganizationBranding.objects.select_related("organization")
+        .filter(organization__uuid=org_uuid)
+        .first()
+    )
+    if (
+        branding is None
+        or not branding.logo
+        or selectors.branding_for_org(branding.organization) is None
+    ):
+        raise Http404("No logo.")
+    response = FileResponse(branding.logo.open("rb"), content_type="image/png")
+    response["Cache-Control"] = "public, max-age=300"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,270 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core import mail
+from django.test import Client
+from PIL import Image
+
+from accounts import services
+from accounts.branding import forget_custom_domains
+from accounts.models import AuditEvent, OrganizationBranding
+from tests.factories import plan_assign
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _media_and_hosts(settings, tmp_path):
+    from crewbuilder.hosts import AllowedHosts
+
+    settings.MEDIA_ROOT = tmp_path
+    # Django's test set-up copies ALLOWED_HOSTS into a plain list; put the production
+    # class back so custom domains are exercised exactly as deployed.
+    settings.ALLOWED_HOSTS = AllowedHosts(["testserver", "localhost", "127.0.0.1"])
+    forget_custom_domains()
+    yield
+    forget_custom_domains()
+
+
+def test_production_settings_use_the_custom_domain_aware_host_list():
+    from crewbuilder import settings as production
+    from crewbuilder.hosts import AllowedHosts
+
+    assert isinstance(production.ALLOWED_HOSTS, AllowedHosts)
+
+
+@pytest.fixture
+def enterprise(tenant):
+    plan_assign(tenant.org, "enterprise")
+    return tenant
+
+
+def _image(fmt: str = "PNG", size=(64, 32), color=(200, 30, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format=fmt)
+    return out.getvalue()
+
+
+def _upload(data: bytes, name: str = "logo.png"):
+    f = io.BytesIO(data)
+    f.name = name
+    return f
+
+
+def _save(client: Client, **fields):
+    data = {
+        "brand_name": "Acme Crews",
+        "primary_color": "#112233",
+        "accent_color": "#445566",
+        "custom_domain": "",
+    }
+    data.update(fields)
+    return client.post("/settings/branding/", data)
+
+
+def test_without_enterprise_the_page_explains_and_saving_is_forbidden(tenant, owner_client):
+    page = owner_client.get("/settings/branding/")
+    assert page.status_code == 200
+    assert b"part of the Enterprise plan" in page.content
+    assert _save(owner_client).status_code == 403
+    assert not OrganizationBranding.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["member", "outsider"])
+def test_members_cannot_manage_branding(enterprise, who, member_client, outsider_client):
+    client = member_client if who == "member" else outsider_client
+    if who == "member":
+        assert client.get("/settings/branding/").status_code == 403
+        assert _save(client).status_code == 403
+    assert not OrganizationBranding.objects.filter(organization=enterprise.org).exists()
+
+
+def test_owner_brands_the_org_and_members_see_it_everywhere(
+    enterprise, owner_client, member_client, outsider_client
+):
+    response = _save(owner_client, logo=_upload(_image()))
+    assert response.status_code == 302
+    branding = OrganizationBranding.objects.get(organization=enterprise.org)
+    assert branding.brand_name == "Acme Crews"
+    assert branding.logo.name.endswith(".png")
+    page = member_client.get("/settings/team/").content.decode()
+    assert "Acme Crews" in page
+    assert "--primary: #112233" in page
+    assert f"/branding/{enterprise.org.uuid}/logo.png" in page
+    assert "<title>Team · Acme Crews</title>" in page
+    # another organisation's members keep the default brand
+    other = outsider_client.get("/settings/team/").content.decode()
+    assert "Acme Crews" not in other and "#112233" not in other
+    logo = Client().get(f"/branding/{enterprise.org.uuid}/logo.png")
+    assert logo.status_code == 200
+    assert logo["Content-Type"] == "image/png"
+    assert b"".join(logo.streaming_content).startswith(b"\x89PNG")
+    event = AuditEvent.objects.get(action="branding.updated")
+    assert event.metadata["logo"] == "replaced"
+
+
+def test_branding_switches_off_when_the_plan_no_longer_includes_it(
+    enterprise, owner_client, member_client
+):
+    _save(owner_client)
+    assert b"Acme Crews" in member_client.get("/settings/team/").content
+    plan_assign(enterprise.org, "professional")
+    assert b"Acme Crews" not in member_client.get("/settings/team/").content
+    assert OrganizationBranding.objects.filter(organization=enterprise.org).exists()  # kept
+
+
+@pytest.mark.parametrize(
+    ("fields", "field_message"),
+    [
+        ({"primary_color": "red"}, b"Use a colour like #4f46e5."),
+        ({"accent_color": "#12345g"}, b"Use a colour like #4f46e5."),
+        ({"primary_color": "#fff;}"}, b"Use a colour like #4f46e5."),
+        ({"custom_domain": "http://crews.acme.test/x"}, b"Enter a host name like"),
+        ({"custom_domain": "localhost"}, b"Enter a host name like"),
+        ({"custom_domain": "testserver.example"}, None),
+        ({"brand_name": "x" * 81}, b"at most 80 characters"),
+    ],
+)
+def test_bad_branding_input_is_400_with_a_field_message(
+    enterprise, owner_client, fields, field_message
+):
+    response = _save(owner_client, **fields)
+    if field_message is None:
+        assert response.status_code == 302
+        return
+    assert response.status_code == 400
+    assert field_message in response.content
+    assert not OrganizationBranding.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "message"),
+    [
+        (
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            "logo.svg",
+            b"SVG is not accepted",
+        ),
+        (b"\x89PNG\r\n\x1a\n" + b"not really a png" * 10, "logo.png", b"could not be read"),
+        (b"GIF89a" + b"\x00" * 50, "logo.gif", b"Upload a PNG or JPEG"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * (512 * 1024), "big.png", b"at most 512 KB"),
+    ],
+)
+def test_logo_must_be_a_real_small_png_or_jpeg(enterprise, owner_client, data, name, message):
+    response = _save(owner_client, logo=_upload(data, name))
+    assert response.status_code == 400
+    assert message in response.content
+    assert not OrganizationBranding.objects.exists()
+
+
+def test_oversized_dimensions_are_refused(enterprise, owner_client):
+    response = _save(owner_client, logo=_upload(_image(size=(3000, 10))))
+    assert response.status_code == 400
+    assert b"2048" in response.content
+
+
+def test_jpeg_is_accepted_and_stored_reencoded_as_png_without_trailing_payload(
+    enterprise, owner_client
+):
+    payload = b"<script>alert('polyglot')</script>"
+    response = _save(owner_client, logo=_upload(_image("JPEG") + payload, "logo.jpg"))
+    assert response.status_code == 302
+    branding = OrganizationBranding.objects.get()
+    stored = branding.logo.open("rb").read()
+    assert stored.startswith(b"\x89PNG")
+    assert payload not in stored
+
+
+def test_replacing_and_removing_the_logo_cleans_up_files(
+    enterprise, owner_client, django_capture_on_commit_callbacks, settings
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _save(owner_client, logo=_upload(_image(color=(1, 2, 3))))
+    first = OrganizationBranding.objects.get().logo.name
+    with django_capture_on_commit_callbacks(execute=True):
+        _save(owner_client, logo=_upload(_image(color=(9, 9, 9))))
+    second = OrganizationBranding.objects.get().logo.name
+    assert first != second
+    assert not (settings.MEDIA_ROOT / first).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        _save(owner_client, remove_logo="on")
+    assert not OrganizationBranding.objects.get().logo
+    assert not (settings.MEDIA_ROOT / second).exists()
+
+
+def test_preview_renders_the_proposed_brand_without_saving(enterprise, owner_client):
+    response = _save(owner_client, brand_name="Draft Name", primary_color="#abcdef", preview="1")
+    assert response.status_code == 200
+    assert b"Draft Name" in response.content
+    assert b"background: #abcdef" in response.content
+    assert not OrganizationBranding.objects.exists()
+
+
+def test_custom_domain_shows_the_brand_to_anonymous_visitors(
+    enterprise, owner_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _save(owner_client, custom_domain="Crews.Acme.test").status_code == 302
+    assert OrganizationBranding.objects.get().custom_domain == "crews.acme.test"
+    page = Client().get("/accounts/login/", HTTP_HOST="crews.acme.test")
+    assert page.status_code == 200
+    assert b"Acme Crews" in page.content
+    # the normal host keeps the default brand
+    assert b"Acme Crews" not in Client().get("/accounts/login/").content
+
+
+def test_unknown_hosts_are_still_refused(
+    enterprise, owner_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _save(owner_client, custom_domain="crews.acme.test")
+    assert Client().get("/", HTTP_HOST="evil.example").status_code == 400
+    assert Client().get("/", HTTP_HOST="sub.crews.acme.test").status_code == 400
+
+
+def test_a_domain_cannot_be_taken_from_another_organisation(
+    enterprise, owner_client, outsider_client
+):
+    _save(owner_client, custom_domain="crews.acme.test")
+    plan_assign(enterprise.outsider_org, "enterprise")
+    response = _save(outsider_client, custom_domain="crews.acme.test")
+    assert response.status_code == 400
+    assert b"Another organisation already uses that host name." in response.content
+
+
+def test_custom_domain_stops_mapping_after_it_is_removed(
+    enterprise, owner_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _save(owner_client, custom_domain="crews.acme.test")
+    assert Client().get("/accounts/login/", HTTP_HOST="crews.acme.test").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        _save(owner_client, custom_domain="")
+    assert Client().get("/accounts/login/", HTTP_HOST="crews.acme.test").status_code == 400
+
+
+def test_invitation_email_carries_the_brand(
+    enterprise, owner_client, django_capture_on_commit_callbacks
+):
+    _save(owner_client)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invitation_create(
+            organization=enterprise.org, actor=enterprise.owner, email="zoe@acme.test"
+        )
+    message = mail.outbox[-1]
+    assert "on Acme Crews" in message.subject
+    assert "Acme Crews" in message.body and "CrewBuilder" not in message.body
+    html = message.alternatives[0][0]
+    assert "background:#112233" in html
+
+
+def test_invitation_email_is_plain_crewbuilder_without_branding(
+    tenant, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invitation_create(
+            organization=tenant.org, actor=tenant.owner, email="zoe@acme.test"
+        )
+    assert "on CrewBuilder" in mail.outbox[-1].subject
