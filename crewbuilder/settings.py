@@ -276,18 +276,20 @@ ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="") or None
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="") or None
+BILLING_ENABLED = bool(STRIPE_SECRET_KEY)
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 # Cost control: platform generations per organisation per day, and the anomaly flag raised
 # when a day exceeds BILLING_ANOMALY_FACTOR x the trailing 7-day average.
 BILLING_DAILY_CAP = env.int("BILLING_DAILY_CAP", default=200)
 BILLING_ANOMALY_FACTOR = env.int("BILLING_ANOMALY_FACTOR", default=5)
 BILLING_ANOMALY_MIN_COUNT = env.int("BILLING_ANOMALY_MIN_COUNT", default=10)
+# "Try it" without registration: starts per IP per hour (one-time key or $5 Checkout).
+BILLING_GUEST_PER_HOUR = env.int("BILLING_GUEST_PER_HOUR", default=5)
 CELERY_BEAT_SCHEDULE["billing-usage-anomaly-scan"] = {
     "task": "billing.tasks.usage_anomaly_scan_task",
     "schedule": 3600.0,
 }
-STRIPE_API_BASE = env("STRIPE_API_BASE", default="") or None
-BILLING_ENABLED = bool(STRIPE_SECRET_KEY)
 if BILLING_ENABLED and not STRIPE_WEBHOOK_SECRET and not (DEBUG or TESTING):
     raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET is required when Stripe is configured.")
 
@@ -364,16 +366,6 @@ if SENTRY_DSN:
 
 # Request size: keep bodies small; logo uploads are handled by their own view.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
-STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
-# Cost control: platform generations per organisation per day, and the anomaly flag raised
-# when a day exceeds BILLING_ANOMALY_FACTOR x the trailing 7-day average.
-BILLING_DAILY_CAP = env.int("BILLING_DAILY_CAP", default=200)
-BILLING_ANOMALY_FACTOR = env.int("BILLING_ANOMALY_FACTOR", default=5)
-BILLING_ANOMALY_MIN_COUNT = env.int("BILLING_ANOMALY_MIN_COUNT", default=10)
-CELERY_BEAT_SCHEDULE["billing-usage-anomaly-scan"] = {
-    "task": "billing.tasks.usage_anomaly_scan_task",
-    "schedule": 3600.0,
-}
 
 # --- Logging: one structured line per record, secrets redacted on every handler.
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
