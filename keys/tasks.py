@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from keys import services
+from keys import rotation, services
 
 logger = logging.getLogger("crewbuilder.keys")
 
@@ -20,7 +20,7 @@ def provider_keys_recheck_task() -> dict:
 @shared_task(name="keys.rotate_data_keys", ignore_result=True)
 def data_keys_rotate_task() -> dict:
     """Monthly: re-wrap data keys under the newest master key (idempotent, resumable)."""
-    report = services.data_keys_rotate()
+    report = rotation.data_keys_rotate()
     logger.info(
         "data keys re-wrapped: %s (failed: %s) under %s",
         report.rewrapped,

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import AuditEvent
-from keys import services
+from keys import rotation, services
 from keys.models import OrganizationDataKey, TransportKey
 from keys.transport import transport_decrypt, transport_encrypt_for_tests, transport_public_jwk
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
@@ -57,7 +57,7 @@ def test_rotate_interrupt_resume_and_remove_the_old_key(many_orgs, master_keys, 
     assert "8 row(s) still use an old key" in _check()
 
     # Interrupt: the process dies on the 4th data key (second batch of 3).
-    real = services._rewrap_row
+    real = rotation._rewrap_row
     calls = {"n": 0}
 
     def flaky(row, **kw):
@@ -66,7 +66,7 @@ def test_rotate_interrupt_resume_and_remove_the_old_key(many_orgs, master_keys, 
             raise RuntimeError("worker killed")
         return real(row, **kw)
 
-    monkeypatch.setattr(services, "_rewrap_row", flaky)
+    monkeypatch.setattr(rotation, "_rewrap_row", flaky)
     with pytest.raises(RuntimeError):
         call_command("keys_rotate", "--batch-size", "3", stdout=StringIO())
     # The first batch committed; the interrupted batch rolled back as a whole.
@@ -75,7 +75,7 @@ def test_rotate_interrupt_resume_and_remove_the_old_key(many_orgs, master_keys, 
     assert _all_resolve(many_orgs) == [_secret(i) for i in range(7)]
 
     # Resume: finishes the rest; already-rotated rows are not touched again.
-    monkeypatch.setattr(services, "_rewrap_row", real)
+    monkeypatch.setattr(rotation, "_rewrap_row", real)
     done = set(
         OrganizationDataKey.objects.filter(master_key_id="k1").values_list("pk", "wrapped_key")
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from keys.services import data_keys_rotate, data_keys_rotation_status
+from keys.rotation import data_keys_rotate, data_keys_rotation_status
 
 
 class Command(BaseCommand):
