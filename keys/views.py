@@ -13,7 +13,6 @@ from accounts.services import user_onboard
 from keys import selectors, services
 from keys.forms import ProviderKeyForm
 from keys.models import ProviderKey
-from keys.transport import transport_public_jwk
 
 
 def _key_for(request: HttpRequest, pk: int) -> ProviderKey:
@@ -41,7 +40,6 @@ def _page(request: HttpRequest, form: ProviderKeyForm, status: int = 200) -> Htt
             "can_manage_org": can(role, Cap.MANAGE_ORG_KEYS),
             "can_personal": can(role, Cap.GENERATE),
             "form": form,
-            "transport_jwk": transport_public_jwk(),
         },
         status=status,
     )

@@ -53,6 +53,8 @@ def test_owner_page_shows_masked_key_status_usage_and_help(
     assert reverse("keys:key_remove", args=[org_key.pk]) in html
     assert "Update OpenAI key" in html
     assert 'src="/static/js/keycrypt.js"' in html
+    assert "onsubmit" not in html and "onclick" not in html  # the CSP allows no inline handlers
+    assert 'data-confirm="Remove this OpenAI key?' in html
     assert _jwk(html)["alg"] == "RSA-OAEP-256"
 
 
