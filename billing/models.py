@@ -198,7 +198,7 @@ class CreditEntry(models.Model):
     balance_after = models.IntegerField()
     generation_id = models.UUIDField(null=True, blank=True)
     purchase = models.ForeignKey(
-        CreditPurchase, null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+        CreditPurchase, null=True, blank=True, on_delete=models.RESTRICT, related_name="entries"
     )
     note = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -301,3 +301,23 @@ def test_concurrent_releases_give_back_once(postgres):
         8, lambda: services.charge_release(organization=org, generation_id=gid, charged_as="quota")
     )
     assert selectors.usage_for(org)["used"] == 1
+
+
+def test_deleting_an_organisation_removes_its_billing_rows(plans):
+    from billing.models import CreditEntry, CreditPurchase
+
+    org = OrganizationFactory()
+    give_plan(org, "basic")
+    _reserve(org)
+    services.credits_purchase_record(
+        organization=org,
+        checkout_session_id="cs_del",
+        payment_intent_id="pi_del",
+        quantity=2,
+        amount_cents=1000,
+        currency="usd",
+    )
+    services.credits_refund_record(payment_intent_id="pi_del", amount_refunded=500, amount=1000)
+    org.delete()  # admin deletion: the ledger must not block the cascade
+    assert not CreditEntry.objects.exists() and not CreditPurchase.objects.exists()
+    assert not UsageCounter.objects.exists() and not GenerationCharge.objects.exists()
