@@ -499,6 +499,9 @@ def generation_run(*, generation_id) -> Generation | None:
     except ProviderError as exc:
         if exc.retryable:
             _keep_one_time_key(g, key)
+        # tokens spent on attempts before the failing call are billed too
+        usage.input_tokens += getattr(exc, "input_tokens", 0) or 0
+        usage.output_tokens += getattr(exc, "output_tokens", 0) or 0
         _save_usage(g, token, usage)
         raise RunError(error=exc, run_token=token) from exc
     except _ChecksFailed as exc:

@@ -34,18 +34,19 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from generation import services
-from generation.providers import PROVIDER_TIMEOUT_SECONDS, ProviderAuthError
+from generation.providers import MAX_CALLS_PER_DESIGN, ProviderAuthError, provider_timeout
 
 logger = logging.getLogger("crewbuilder.generation")
 
-PROVIDER_CALLS_PER_RUN = 4
+# design + one repair, and the designer runs a second time when the checks fail once
+PROVIDER_CALLS_PER_RUN = 2 * MAX_CALLS_PER_DESIGN
 _jitter = random.Random()  # noqa: S311 - jitter spreads retries; it is not a secret
 
 
 def time_limits() -> dict[str, float]:
     """The ordered limits, in seconds (see the module docstring)."""
     return {
-        "provider_calls": PROVIDER_TIMEOUT_SECONDS * PROVIDER_CALLS_PER_RUN,
+        "provider_calls": provider_timeout() * PROVIDER_CALLS_PER_RUN,
         "soft_time_limit": settings.CREWBUILDER_GENERATION_SOFT_TIME_LIMIT,
         "time_limit": settings.CREWBUILDER_GENERATION_TIME_LIMIT,
         "visibility_timeout": settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"],
