@@ -79,3 +79,32 @@ class BrandingForm(forms.Form):
     )
     logo = forms.FileField(required=False)
     remove_logo = forms.BooleanField(required=False)
+
+
+class AccountDeleteForm(forms.Form):
+    CONFIRM_TEXT = "delete my account"
+
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    confirm = forms.CharField(max_length=40, help_text=f"Type “{CONFIRM_TEXT}”.")
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if self.user is None or not self.user.check_password(password):
+            raise forms.ValidationError("That is not your current password.")
+        return password
+
+    def clean_confirm(self):
+        value = self.cleaned_data["confirm"].strip().lower()
+        if value != self.CONFIRM_TEXT:
+            raise forms.ValidationError(f"Type “{self.CONFIRM_TEXT}” to confirm.")
+        return value
+
+
+class OrganizationDeleteForm(forms.Form):
+    confirm = forms.CharField(max_length=120)

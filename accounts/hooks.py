@@ -19,3 +19,18 @@ def on_member_left(fn: Callable) -> Callable:
 def member_left(*, organization, user) -> None:
     for fn in _member_left:
         fn(organization=organization, user=user)
+
+
+_organization_deleting: list[Callable] = []
+
+
+def on_organization_deleting(fn: Callable) -> Callable:
+    """Register ``fn(*, organization, actor)``, run inside the deletion transaction just
+    before the organisation row (and everything cascading from it) is deleted."""
+    _organization_deleting.append(fn)
+    return fn
+
+
+def organization_deleting(*, organization, actor) -> None:
+    for fn in _organization_deleting:
+        fn(organization=organization, actor=actor)

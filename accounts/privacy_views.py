@@ -1,0 +1,91 @@
+"""Your data: export as a zip, delete your account, delete an organisation."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts import privacy
+from accounts.forms import AccountDeleteForm, OrganizationDeleteForm
+from accounts.middleware import SESSION_KEY
+from accounts.permissions import Cap, can
+from accounts.views import _apply_errors
+
+
+def _account_context(request: HttpRequest, form: AccountDeleteForm | None = None) -> dict:
+    return {
+        "delete_form": form or AccountDeleteForm(user=request.user),
+        "blockers": privacy.account_deletion_blockers(user=request.user),
+        "confirm_text": AccountDeleteForm.CONFIRM_TEXT,
+    }
+
+
+@login_required
+@require_GET
+def account(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/account.html", _account_context(request))
+
+
+@login_required
+@require_GET
+def account_export(request: HttpRequest) -> HttpResponse:
+    payload = privacy.user_export_zip(user=request.user)
+    stamp = timezone.now().strftime("%Y%m%d")
+    response = HttpResponse(payload, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="crewbuilder-export-{stamp}.zip"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["POST"])
+def account_delete(request: HttpRequest) -> HttpResponse:
+    form = AccountDeleteForm(request.POST, user=request.user)
+    if form.is_valid():
+        try:
+            privacy.user_delete(user=request.user, actor=request.user)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            logout(request)
+            messages.success(request, "Your account and its data were deleted.")
+            return redirect("landing")
+    return render(request, "accounts/account.html", _account_context(request, form), status=400)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organization_delete(request: HttpRequest) -> HttpResponse:
+    org = request.organization
+    if org is None or not can(request.membership.role, Cap.DELETE_ORG):
+        return render(
+            request,
+            "403.html",
+            {"message": "Only an owner can delete the organisation."},
+            status=403,
+        )
+    form = OrganizationDeleteForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                privacy.organization_delete(
+                    organization=org, actor=request.user, confirm_name=form.cleaned_data["confirm"]
+                )
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            except PermissionDenied as exc:
+                return render(request, "403.html", {"message": str(exc)}, status=403)
+            else:
+                request.session.pop(SESSION_KEY, None)
+                messages.success(request, f"{org.name} and all its data were deleted.")
+                return redirect("accounts:team")
+        return render(
+            request, "accounts/organization_delete.html", {"form": form, "org": org}, status=400
+        )
+    return render(request, "accounts/organization_delete.html", {"form": form, "org": org})
