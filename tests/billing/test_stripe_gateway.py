@@ -321,3 +321,26 @@ def test_unconfigured_billing_says_so_and_calls_nothing(
     assert response.status_code == 400
     assert b"not configured" in response.content
     assert not StripeOperation.objects.exists()
+
+
+def test_reconcile_replays_events_listed_by_stripe_once(plans, tenant, localstripe):
+    account = services.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
+    _paying_customer(localstripe, account.stripe_customer_id)
+    plan_id = _pro_plan_at_localstripe(localstripe)
+    _ls(
+        localstripe,
+        "/v1/subscriptions",
+        {"customer": account.stripe_customer_id, "items[0][plan]": plan_id},
+    )
+    # No webhook reached us (endpoint down); the reconcile command catches up.
+    assert selectors.entitlements_for(tenant.org).plan_slug == "free"
+    call_command("billing_reconcile", "--hours", "1")
+    assert selectors.entitlements_for(tenant.org).plan_slug == "professional"
+    from billing.models import StripeEvent
+
+    stored = StripeEvent.objects.get(type="customer.subscription.created", status="processed")
+    processed = StripeEvent.objects.filter(status="processed").count()
+    call_command("billing_reconcile", "--hours", "1")
+    assert StripeEvent.objects.filter(status="processed").count() == processed
+    stored.refresh_from_db()
+    assert stored.attempts == 1
