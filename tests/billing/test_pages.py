@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.test import Client
 
-from accounts.models import AuditEvent, Invitation
+from accounts.models import AuditEvent, Invitation, Role
 from billing import services
 from billing.models import BillingAccount, DailyUsage, Plan
 from tests.billing.conftest import give_plan
@@ -185,3 +185,18 @@ def test_admin_lists_flagged_accounts(plans, tenant, staff_client: Client, setti
     assert page.status_code == 200
     assert b"Acme" in page.content
     assert staff_client.get("/admin/billing/stripeevent/").status_code == 200
+
+
+def test_billing_manager_may_manage_billing_and_viewer_may_only_look(plans, tenant, settings):
+    from tests.factories import MembershipFactory
+
+    settings.STRIPE_SECRET_KEY = "sk_test_configured"
+    manager = UserFactory(email="bm@acme.test")
+    viewer = UserFactory(email="viewer@acme.test")
+    MembershipFactory(organization=tenant.org, user=manager, role=Role.BILLING_MANAGER)
+    MembershipFactory(organization=tenant.org, user=viewer, role=Role.VIEWER)
+    assert "Buy credits" in tenant.client_for(manager).get("/settings/billing/").content.decode()
+    viewer_client = tenant.client_for(viewer)
+    html = viewer_client.get("/settings/billing/").content.decode()
+    assert "Usage this month" in html and "Buy credits" not in html
+    assert viewer_client.post("/settings/billing/credits/", {"quantity": 1}).status_code == 403
