@@ -267,13 +267,12 @@ def provider_key_store(
     owner = actor if scope == ProviderKey.Scope.USER else None
     aead, fingerprint_key = _data_key_for_write(organization)
     now = timezone.now()
-    key = (
-        ProviderKey.objects.select_for_update()
-        .filter(organization=organization, provider=provider, scope=scope, owner=owner)
-        .first()
+    mine = ProviderKey.objects.select_for_update().filter(
+        organization=organization, provider=provider, scope=scope, owner=owner
     )
+    key = mine.first()
+    action = "replaced"
     if key is None:
-        action = "created"
         try:
             # The id is part of the associated data, so the row exists before sealing.
             with transaction.atomic():
@@ -290,12 +289,15 @@ def provider_key_store(
                     created_at=now,
                     updated_at=now,
                 )
-        except IntegrityError as exc:
-            raise ValidationError(
-                {"api_key": ["A key for this provider was just added. Reload and try again."]}
-            ) from exc
-    else:
-        action = "replaced"
+            action = "created"
+        except IntegrityError:
+            # A concurrent first save won the insert (and has committed): replace it.
+            key = mine.first()
+            if key is None:
+                raise ValidationError(
+                    {"api_key": ["The key could not be saved. Try again."]}
+                ) from None
+    if action == "replaced":
         key.key_version += 1
         if label:
             key.label = label
