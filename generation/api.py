@@ -32,11 +32,9 @@ from accounts.permissions import Cap
 from accounts.selectors import get_for_org_or_404
 from crewbuilder.api.exceptions import Conflict
 from crewbuilder.api.pagination import NewestFirstPagination
-from crewbuilder.api.views import LazyModule, TokenAPIView
+from crewbuilder.api.views import TokenAPIView
+from generation import selectors, services
 from generation.models import Generation
-
-selectors = LazyModule("generation.selectors")
-services = LazyModule("generation.services")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces

@@ -13,11 +13,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts.permissions import Cap
-from crewbuilder.api.views import LazyModule, TokenAPIView
+from crewbuilder.api.views import TokenAPIView
+from keys import selectors, services
+from keys.models import ProviderKey
 
-services = LazyModule("keys.services")
-selectors = LazyModule("keys.selectors")
-ORGANIZATION_SCOPE = "organization"
+ORGANIZATION_SCOPE = ProviderKey.Scope.ORGANIZATION
 
 
 class KeyCreateSerializer(serializers.Serializer):

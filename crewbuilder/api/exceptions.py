@@ -13,7 +13,6 @@ echoed back.
 from __future__ import annotations
 
 import math
-import sys
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -26,6 +25,7 @@ from rest_framework.views import set_rollback
 
 from billing.services import BillingError
 from crewbuilder.redaction import redact
+from generation.services import IdempotencyConflict
 
 DEFAULT_CODES = {
     400: "invalid",
@@ -125,9 +125,7 @@ def api_exception_handler(exc, context) -> Response | None:
         data = envelope(status_code=400, message=_message_for_fields(fields), fields=fields)
         set_rollback()
         return Response(data, status=400)
-    # generation.services raised it if it is loaded at all; no import needed otherwise.
-    generation_services = sys.modules.get("generation.services")
-    if generation_services is not None and isinstance(exc, generation_services.IdempotencyConflict):
+    if isinstance(exc, IdempotencyConflict):
         set_rollback()
         return Response(envelope(status_code=409, code=exc.code, message=str(exc)), status=409)
     if isinstance(exc, BillingError):

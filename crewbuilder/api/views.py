@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
@@ -23,14 +21,3 @@ class TokenAPIView(APIView):
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
     required_capabilities: dict[str, str] = {}
-
-
-class LazyModule:
-    """A module imported on first attribute access, so an API module can reference a
-    sibling app's services without importing it at URL-loading time."""
-
-    def __init__(self, name: str):
-        self._name = name
-
-    def __getattr__(self, attr: str):
-        return getattr(importlib.import_module(self._name), attr)
