@@ -8,14 +8,21 @@ errors into a failed result, so one broken file cannot hide the other findings.
 from __future__ import annotations
 
 import ast
+import functools
+import logging
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import yaml
 
 from crewbuilder.redaction import contains_secret
 from generation.design import PLACEHOLDER, CrewDesign
+
+logger = logging.getLogger("crewbuilder.generation.checks")
+# libyaml's loader when available (~10x faster); same safe constructor either way.
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 ENTRY_POINTS = ("run", "train", "replay", "test")
 PROVIDER_KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
@@ -57,6 +64,21 @@ class _Project:
         self.files = files
         self.design = design
         self.pkg = f"src/{design.name}"
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def _memo(self, kind: str, path: str, parse: Callable[[], Any]) -> Any:
+        """Parse each file once per run (several checks read the same YAML/AST); a parse
+        failure is remembered and re-raised the same way for every check."""
+        slot = (kind, path)
+        if slot not in self._cache:
+            try:
+                self._cache[slot] = parse()
+            except _Fail as exc:
+                self._cache[slot] = exc
+        value = self._cache[slot]
+        if isinstance(value, _Fail):
+            raise _Fail(str(value))
+        return value
 
     def text(self, path: str) -> str:
         if path not in self.files:
@@ -65,8 +87,11 @@ class _Project:
 
     def yaml_mapping(self, which: str) -> dict:
         path = f"{self.pkg}/config/{which}.yaml"
+        return self._memo("yaml", path, lambda: self._yaml_mapping(path, which))
+
+    def _yaml_mapping(self, path: str, which: str) -> dict:
         try:
-            data = yaml.safe_load(self.text(path))
+            data = yaml.load(self.text(path), Loader=SafeLoader)  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" (line {mark.line + 1})" if mark else ""
@@ -79,10 +104,19 @@ class _Project:
         return data
 
     def python(self, path: str) -> ast.Module:
+        return self._memo("ast", path, lambda: self._python(path))
+
+    def _python(self, path: str) -> ast.Module:
         try:
-            return ast.parse(self.text(path), filename=path)
+            return _parse_python(self.text(path), path)
         except SyntaxError as exc:
             raise _Fail(f"{path} does not compile (line {exc.lineno})") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_python(source: str, path: str) -> ast.Module:
+    # Cached by content (tool modules repeat across projects); the tree is only read.
+    return ast.parse(source, filename=path)
 
 
 def check_required_files(p: _Project) -> str:
@@ -209,16 +243,22 @@ def check_crew_methods(p: _Project) -> str:
     )
 
 
+@functools.lru_cache(maxsize=512)
+def _compile_error(source: str, path: str) -> str | None:
+    # Cached by content: tool modules and tests repeat across projects, and compiling is
+    # the most expensive check.
+    try:
+        compile(source, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return f"{path} (line {exc.lineno}: {exc.msg})"
+    except ValueError:
+        return f"{path} (contains NUL bytes)"
+    return None
+
+
 def check_python_compiles(p: _Project) -> str:
     py = sorted(f for f in p.files if f.endswith(".py"))
-    failures = []
-    for path in py:
-        try:
-            compile(p.files[path], path, "exec", dont_inherit=True)
-        except SyntaxError as exc:
-            failures.append(f"{path} (line {exc.lineno}: {exc.msg})")
-        except ValueError:
-            failures.append(f"{path} (contains NUL bytes)")
+    failures = [err for path in py if (err := _compile_error(p.files[path], path))]
     if failures:
         raise _Fail("does not compile: " + ", ".join(failures))
     return f"{len(py)} Python files compile"
@@ -366,6 +406,7 @@ def run_checks(*, files: dict[str, str], design: CrewDesign) -> list[CheckResult
         except _Fail as exc:
             results.append(CheckResult(name, False, str(exc)))
         except Exception as exc:  # a malformed project must produce a result, not a crash
+            logger.exception("check %s crashed", name)
             results.append(CheckResult(name, False, f"could not run: {type(exc).__name__}"))
     return results
 

@@ -10,6 +10,7 @@ supplied by ``main.py``'s inputs or ``kickoff`` raises at run time.
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 import sys
@@ -318,8 +319,10 @@ def validate_design(data: dict[str, Any] | CrewDesign) -> CrewDesign:
     return design
 
 
+@functools.cache
 def design_json_schema() -> dict[str, Any]:
-    """The JSON schema handed to the LLM (OpenAI prompt / Anthropic tool input_schema)."""
+    """The JSON schema handed to the LLM (OpenAI prompt / Anthropic tool input_schema).
+    Computed once; treat the returned dict as read-only."""
     schema = CrewDesign.model_json_schema()
     schema.setdefault("description", "A CrewAI crew design.")
     return schema

@@ -8,6 +8,7 @@ retryable provider errors, billing and persistence; this module makes at most
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,7 @@ def _tool_lines() -> str:
     )
 
 
+@functools.cache
 def system_prompt(*, allow_questions: bool) -> str:
     schema = json.dumps(design_json_schema(), separators=(",", ":"))
     questions = (

@@ -6,8 +6,11 @@ point the official SDKs at another server.
 from __future__ import annotations
 
 import email.utils
+import http.cookiejar
 import json
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +40,46 @@ MAX_OUTPUT_TOKENS = 8000
 MAX_RETRY_AFTER_SECONDS = 600.0
 
 
+_HTTP_LOCK = threading.Lock()
+_HTTP_CLIENTS: dict[tuple[int, str], Any] = {}
+
+
+def _http_client(provider: str):
+    """One pooled HTTP client per provider and process, shared by every call.
+
+    Building an SDK client builds a fresh httpx client, and with it an SSL context that
+    loads the CA bundle (~60 ms of CPU each time) and a cold connection pool. Sharing the
+    transport removes that from every generation; keys are still sent per request, and a
+    cookie policy that accepts nothing keeps one caller's provider cookies from reaching
+    another's requests. Keyed by pid so a forked worker never reuses its parent's sockets.
+    """
+    slot = (os.getpid(), provider)
+    client = _HTTP_CLIENTS.get(slot)
+    if client is None:
+        with _HTTP_LOCK:
+            client = _HTTP_CLIENTS.get(slot)
+            if client is None:
+                factory = (
+                    openai.DefaultHttpxClient
+                    if provider == "openai"
+                    else anthropic.DefaultHttpxClient
+                )
+                client = factory(
+                    cookies=http.cookiejar.CookieJar(
+                        policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
+                    )
+                )
+                _HTTP_CLIENTS[slot] = client
+    return client
+
+
 def openai_client(*, api_key: str, timeout: float, max_retries: int = 0) -> openai.OpenAI:
     return openai.OpenAI(
-        api_key=api_key, base_url=settings.OPENAI_BASE_URL, timeout=timeout, max_retries=max_retries
+        api_key=api_key,
+        base_url=settings.OPENAI_BASE_URL,
+        timeout=timeout,
+        max_retries=max_retries,
+        http_client=_http_client("openai"),
     )
 
 
@@ -49,6 +89,7 @@ def anthropic_client(*, api_key: str, timeout: float, max_retries: int = 0) -> a
         base_url=settings.ANTHROPIC_BASE_URL,
         timeout=timeout,
         max_retries=max_retries,
+        http_client=_http_client("anthropic"),
     )
 
 

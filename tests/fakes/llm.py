@@ -129,10 +129,7 @@ class FakeLLM:
 
     def start(self) -> FakeLLM:
         handler = type("Handler", (_Handler,), {"fake": self})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        server.block_on_close = False
-        server.request_queue_size = 512
+        server = _Server(("127.0.0.1", 0), handler)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -237,9 +234,20 @@ class FakeLLM:
         return next(self._ids)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    # listen() backlog, read in __init__: the default 5 drops SYNs when many clients connect
+    # at once, and the kernel's 1 s SYN retransmit then shows up as fake latency.
+    request_queue_size = 1024
+
+
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeLLM
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle + delayed ACK
+    # would add ~40 ms to every response and swamp what the benchmarks measure.
+    disable_nagle_algorithm = True
     server_version = "FakeLLM/1.0"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep tests quiet

@@ -224,3 +224,16 @@ def test_verify_key_reports_connected_invalid_and_unreachable(fake_llm, provider
     assert verify_key(provider=provider, api_key=CANARY[provider]) == "invalid"
     fake_llm.push_error(500, on="models")
     assert verify_key(provider=provider, api_key=CANARY[provider]) == "unreachable"
+
+
+def test_pooled_transport_is_shared_but_never_carries_cookies_between_callers(fake_llm):
+    from generation.providers import _http_client
+    from tests.fakes.llm import Reply
+
+    assert _http_client("openai") is _http_client("openai")
+    assert _http_client("openai") is not _http_client("anthropic")
+    fake_llm.push(Reply("design", sample_design(), headers={"set-cookie": "sid=tenant-a; Path=/"}))
+    call("openai")
+    call("openai", api_key="sk-proj-OTHERcallerOTHERcaller0123456789")
+    assert "cookie" not in fake_llm.requests[-1].headers
+    assert fake_llm.requests[-1].api_key.startswith("sk-proj-OTHER")
