@@ -252,3 +252,9 @@ def test_detail_and_create_query_counts_are_bounded(api, django_assert_max_num_q
         assert client.get(GENERATIONS).status_code == 200
     with django_assert_max_num_queries(20):
         assert _create(client).status_code == 202
+
+
+def test_a_tampered_cursor_is_a_400(api):
+    response = api.reader.get(GENERATIONS, {"cursor": "not-a-cursor"})
+    assert response.status_code == 400
+    assert "cursor" in error_of(response)["fields"]
