@@ -198,3 +198,20 @@ def guest_pass_claim(*, guest: GuestPass, user: User) -> Organization:
         metadata={"generation_id": str(guest.generation_id)},
     )
     return org
+
+
+def guest_passes_expire(*, older_than_days: int | None = None) -> int:
+    """Delete holding organisations of guest generations nobody kept (beat, daily).
+    Goes through the organisation deletion service so keys are shredded and it is audited."""
+    from datetime import timedelta
+
+    from accounts.privacy import organization_delete
+
+    days = older_than_days if older_than_days is not None else settings.BILLING_GUEST_KEEP_DAYS
+    cutoff = timezone.now() - timedelta(days=days)
+    stale = GuestPass.objects.filter(created_at__lt=cutoff).exclude(status=GuestPass.Status.CLAIMED)
+    count = 0
+    for guest in stale.select_related("organization"):
+        organization_delete(organization=guest.organization, actor=None)
+        count += 1
+    return count

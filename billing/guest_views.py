@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -93,7 +94,13 @@ def guest_result(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "billing/guest_result.html",
-        {"guest": found, "g": g, "token": token, "polling": g is None or not g.is_finished},
+        {
+            "guest": found,
+            "g": g,
+            "token": token,
+            "polling": g is None or not g.is_finished,
+            "keep_days": settings.BILLING_GUEST_KEEP_DAYS,
+        },
     )
 
 

@@ -9,3 +9,11 @@ from billing import services
 def usage_anomaly_scan_task() -> int:
     """Hourly (beat): flag organisations whose platform usage today is anomalous."""
     return len(services.usage_anomaly_scan())
+
+
+@shared_task(acks_late=True)
+def guest_passes_expire_task() -> int:
+    """Daily (beat): remove guest generations nobody signed up to keep."""
+    from billing.guest import guest_passes_expire
+
+    return guest_passes_expire()

@@ -286,6 +286,11 @@ BILLING_ANOMALY_FACTOR = env.int("BILLING_ANOMALY_FACTOR", default=5)
 BILLING_ANOMALY_MIN_COUNT = env.int("BILLING_ANOMALY_MIN_COUNT", default=10)
 # "Try it" without registration: starts per IP per hour (one-time key or $5 Checkout).
 BILLING_GUEST_PER_HOUR = env.int("BILLING_GUEST_PER_HOUR", default=5)
+BILLING_GUEST_KEEP_DAYS = env.int("BILLING_GUEST_KEEP_DAYS", default=30)
+CELERY_BEAT_SCHEDULE["billing-guest-passes-expire"] = {
+    "task": "billing.tasks.guest_passes_expire_task",
+    "schedule": 24 * 3600.0,
+}
 CELERY_BEAT_SCHEDULE["billing-usage-anomaly-scan"] = {
     "task": "billing.tasks.usage_anomaly_scan_task",
     "schedule": 3600.0,

@@ -155,3 +155,26 @@ def test_unknown_token_is_404_and_signed_in_users_use_the_normal_page(
     assert client.get("/try/not-a-real-token/").status_code == 404
     assert client.get("/try/not-a-real-token/download/").status_code == 404
     assert owner_client.get("/try/").status_code == 302
+
+
+def test_unkept_guest_generations_are_deleted_after_the_keep_period(
+    plans, client: Client, settings
+):
+    import time_machine
+    from django.utils import timezone
+
+    from accounts.models import Organization
+    from billing.guest import guest_passes_expire
+
+    settings.BILLING_GUEST_KEEP_DAYS = 30
+    old_url = _start(client)["Location"]
+    kept_url = _start(client)["Location"]
+    dave = Client()
+    dave.force_login(UserFactory(email="dave@example.test"))
+    dave.post(kept_url + "keep/")
+    with time_machine.travel(timezone.now() + timezone.timedelta(days=31)):
+        assert guest_passes_expire() == 1
+    assert client.get(old_url).status_code == 404
+    assert client.get(kept_url).status_code == 200
+    assert Organization.objects.filter(memberships__user__email="dave@example.test").exists()
+    assert Generation.objects.count() == 1
