@@ -213,3 +213,77 @@ def test_canary_absent_from_every_redis_value(
 def test_the_checker_would_notice_a_leak(canary):
     with pytest.raises(AssertionError):
         _assert_clean(f"xx{canary}yy", "self-test")
+
+
+CANARY_GEN = "sk-proj-CANARYvaultGENERATION0123456789abcdSTUV"
+REQUIREMENT = (
+    "Research the top five competitors in the meal-kit market each week and write a short "
+    "pricing comparison for our marketing team."
+)
+
+
+def _generation_flows(tenant, fake_llm, settings, capture, responses: list) -> None:
+    """A one-time generation (owner) and a stored-organisation-key generation (member),
+    through the real pages, the real pipeline (inline runner) and the fake provider."""
+    from generation.models import Generation
+
+    settings.CREWBUILDER_GENERATION_RUNNER = "sync"
+    settings.OPENAI_API_KEY = ""
+    settings.ANTHROPIC_API_KEY = ""
+    owner = tenant.client_for(tenant.owner)
+    member = tenant.client_for(tenant.member)
+    payload = {"requirement": REQUIREMENT, "template": "", "model": ""}
+    with capture(execute=True):
+        responses.append(
+            owner.post(
+                "/generate/",
+                {
+                    **payload,
+                    "key_choice": "one_time",
+                    "one_time_provider": "openai",
+                    "api_key": CANARY_GEN,
+                },
+            )
+        )
+    assert responses[-1].status_code == 302, responses[-1].content[:500]
+    one_time = Generation.objects.get(key_source="one_time")
+    assert one_time.status == "succeeded", (one_time.error_code, one_time.error_message)
+    assert fake_llm.requests[-1].api_key == CANARY_GEN  # really used at the provider
+    services.provider_key_store(
+        organization=tenant.org, actor=tenant.owner, provider="openai", api_key=CANARY
+    )
+    with capture(execute=True):
+        responses.append(member.post("/generate/", {**payload, "key_choice": "openai"}))
+    stored = Generation.objects.get(key_source="stored")
+    assert stored.status == "succeeded", (stored.error_code, stored.error_message)
+    assert fake_llm.requests[-1].api_key == CANARY
+    for client, generation in ((owner, one_time), (member, stored)):
+        responses.append(client.get(f"/generations/{generation.pk}/"))
+        responses.append(client.get("/generations/"))
+    responses.append(tenant.client_for(tenant.owner).get("/settings/api-keys/"))
+    assert "1 generation" in responses[-1].content.decode()  # usage this month
+
+
+def test_canary_absent_after_one_time_and_stored_key_generations(
+    tenant, master_keys, fake_llm, settings, all_logs, django_capture_on_commit_callbacks
+):
+    responses: list = []
+    _generation_flows(tenant, fake_llm, settings, django_capture_on_commit_callbacks, responses)
+    for response in responses:
+        for needle in (CANARY_GEN.encode(), CANARY.encode()):
+            assert needle not in response.content
+    database = _dump_database()
+    logs = all_logs.text()
+    for needle in (CANARY_GEN, CANARY):
+        assert needle.encode() not in database
+        assert needle not in logs
+
+
+def test_canary_absent_from_redis_after_generations(
+    redis_url, tenant, master_keys, fake_llm, settings, django_capture_on_commit_callbacks
+):
+    responses: list = []
+    _generation_flows(tenant, fake_llm, settings, django_capture_on_commit_callbacks, responses)
+    dump = _dump_redis(redis_url)
+    for needle in (CANARY_GEN, CANARY):
+        assert needle.encode() not in dump
