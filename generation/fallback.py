@@ -804,28 +804,6 @@ DOMAINS: tuple[Domain, ...] = (
 DEFAULT_DOMAIN = "research"
 DOMAINS_BY_KEY = {d.key: d for d in DOMAINS}
 
-# Starter blueprints G2 can seed as global CrewTemplates (blueprint = this dict).
-STARTER_BLUEPRINTS: tuple[dict[str, Any], ...] = (
-    {
-        "slug": "content-marketing",
-        "name": "Content marketing",
-        "description": "Research a topic, outline it and write a blog post or newsletter.",
-        "blueprint": {"domain": "content_marketing"},
-    },
-    {
-        "slug": "lead-research",
-        "name": "Lead research",
-        "description": "Find and qualify prospects, then draft personal outreach.",
-        "blueprint": {"domain": "lead_research"},
-    },
-    {
-        "slug": "customer-support-triage",
-        "name": "Customer support triage",
-        "description": "Classify support requests, draft replies and review them.",
-        "blueprint": {"domain": "customer_support"},
-    },
-)
-
 MAX_TOPIC = 80
 
 
@@ -964,8 +942,13 @@ def fallback_design(*, requirement: str, blueprint: dict | None = None) -> CrewD
     }
     if overrides:
         merged = {**data, **overrides}
-        if "inputs" in overrides and isinstance(overrides["inputs"], dict):
-            merged["inputs"] = {**data["inputs"], **overrides["inputs"]}
+        if isinstance(overrides.get("inputs"), dict):
+            # The blueprint's inputs fit its own placeholders; the requirement supplies the
+            # subject (unless it was too empty to yield one).
+            merged["inputs"] = dict(overrides["inputs"])
+            topic = extract_topic(requirement, fallback="")
+            if topic and "topic" in merged["inputs"]:
+                merged["inputs"]["topic"] = topic
         try:
             return validate_design(merged)
         except DesignInvalid:

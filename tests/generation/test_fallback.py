@@ -4,7 +4,7 @@ import pytest
 
 from generation.checks import run_checks
 from generation.design import validate_design
-from generation.fallback import STARTER_BLUEPRINTS, fallback_design, pick_domain
+from generation.fallback import fallback_design, pick_domain
 from generation.renderer import render_project
 
 REQUIREMENTS = [
@@ -96,7 +96,7 @@ def test_a_pasted_key_never_reaches_the_design():
 
 def test_blueprint_domain_steers_the_design():
     design = fallback_design(
-        requirement="Help with our monthly work", blueprint=STARTER_BLUEPRINTS[2]["blueprint"]
+        requirement="Help with our monthly work", blueprint={"domain": "customer_support"}
     )
     assert [a.id for a in design.agents][0] == "triage_specialist"
 
@@ -108,3 +108,19 @@ def test_blueprint_overrides_apply_when_valid_and_are_ignored_when_not():
         requirement="Write a blog post", blueprint={"tasks": [{"id": "x", "agent": "ghost"}]}
     )
     assert bad.tasks[0].id == "research_task"
+
+
+def test_a_full_design_blueprint_keeps_its_crew_and_takes_the_subject_from_the_requirement():
+    from tests.fakes.llm import sample_design
+
+    blueprint = sample_design()
+    design = fallback_design(
+        requirement="Solid-state battery startups in Europe", blueprint=blueprint
+    )
+    assert [a.id for a in design.agents] == ["researcher", "writer"]
+    assert design.inputs == {"topic": "Solid-state battery startups in Europe"}
+    assert design.name == "solid_state_battery_crew"
+    empty = fallback_design(requirement="", blueprint=blueprint)
+    assert empty.inputs == {"topic": "EV batteries"}
+    files = render_project(design)
+    assert all(r.passed for r in run_checks(files=files, design=design))
