@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organization, Role, User
 from accounts.services import audit_record
-from billing import services
+from billing import checkout, services
 from billing import stripe_gateway as gateway
 from billing.models import GuestPass
 from billing.plans import CREDIT_LOOKUP_KEY
@@ -117,8 +117,8 @@ def guest_checkout_start(
     """Pay-as-you-go path: Checkout (payment mode) for one credit; the webhook starts the
     generation. ``result_url`` contains ``{token}``. Returns the Checkout URL."""
     requirement = _validate(requirement=requirement, provider=provider)
-    services._require_configured()
-    price_id = services._price_id(CREDIT_LOOKUP_KEY)
+    checkout.require_configured()
+    price_id = checkout.price_id_for(CREDIT_LOOKUP_KEY)
     guest_rate_check(ip=ip)
     with transaction.atomic():
         org = _holding_organization()

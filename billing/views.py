@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.permissions import Cap, can
 from accounts.services import user_onboard
-from billing import selectors, services
+from billing import checkout, selectors, services
 from billing import stripe_gateway as gateway
 from billing.charts import daily_usage_svg
 from billing.forms import CreditsCheckoutForm, PlanCheckoutForm
@@ -111,7 +111,7 @@ def checkout_subscription(request: HttpRequest) -> HttpResponse:
         return _error_page(request, "Choose a plan.", 400)
     return _start(
         request,
-        lambda: services.checkout_subscription_start(
+        lambda: checkout.checkout_subscription_start(
             organization=request.organization,
             actor=request.user,
             plan_slug=form.cleaned_data["plan"],
@@ -131,7 +131,7 @@ def checkout_credits(request: HttpRequest) -> HttpResponse:
         return _error_page(request, " ".join(form.errors.get("quantity", ["Invalid."])), 400)
     return _start(
         request,
-        lambda: services.checkout_credits_start(
+        lambda: checkout.checkout_credits_start(
             organization=request.organization,
             actor=request.user,
             quantity=form.cleaned_data["quantity"],
@@ -148,7 +148,7 @@ def portal(request: HttpRequest) -> HttpResponse:
         return redirect("billing:settings")
     return _start(
         request,
-        lambda: services.billing_portal_url(
+        lambda: checkout.billing_portal_url(
             organization=request.organization,
             actor=request.user,
             return_url=_absolute(request, "billing:settings"),

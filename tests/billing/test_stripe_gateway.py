@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import AuditEvent
-from billing import selectors, services
+from billing import checkout, selectors, services
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, Plan, StripeOperation, StripePrice
 from tests.billing.conftest import deliver, event
@@ -80,21 +80,21 @@ def _pro_plan_at_localstripe(base: str) -> str:
 
 
 def test_customer_is_created_once_with_a_stored_idempotency_key(plans, tenant, localstripe):
-    account = services.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
+    account = checkout.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
     assert account.stripe_customer_id.startswith("cus_")
     customer = _ls(localstripe, f"/v1/customers/{account.stripe_customer_id}", method="GET")
     assert customer["metadata"]["organization_uuid"] == str(tenant.org.uuid)
     op = StripeOperation.objects.get(kind="customer.create")
     assert op.status == "succeeded" and op.idempotency_key.startswith("cb-")
     assert op.stripe_id == account.stripe_customer_id
-    services.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
+    checkout.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
     assert StripeOperation.objects.count() == 1
 
 
 def test_subscription_event_applies_the_refetched_state_not_the_stale_payload(
     plans, tenant, localstripe
 ):
-    account = services.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
+    account = checkout.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
     _paying_customer(localstripe, account.stripe_customer_id)
     plan_id = _pro_plan_at_localstripe(localstripe)
     sub = _ls(
@@ -123,7 +123,7 @@ def test_subscription_event_applies_the_refetched_state_not_the_stale_payload(
 
 
 def test_organisation_deletion_cancels_the_subscription_at_stripe(plans, tenant, localstripe):
-    account = services.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
+    account = checkout.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
     _paying_customer(localstripe, account.stripe_customer_id)
     plan_id = _pro_plan_at_localstripe(localstripe)
     sub = _ls(
@@ -159,7 +159,7 @@ def test_subscription_cancel_for_deletion_is_a_noop_when_billing_is_off(plans, t
 
 
 def test_credits_are_granted_only_for_a_succeeded_payment_intent(plans, tenant, localstripe):
-    account = services.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
+    account = checkout.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
     pm = _paying_customer(localstripe, account.stripe_customer_id)
     paid = _ls(
         localstripe,
@@ -281,10 +281,10 @@ def test_portal_redirects_to_stripe(plans, tenant, owner_client: Client, fake_st
 def test_a_failed_write_is_retried_with_the_same_idempotency_key(plans, tenant, fake_stripe):
     fake_stripe.fail_next(1)
     with pytest.raises(gateway.GatewayError):
-        services.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
+        checkout.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
     op = StripeOperation.objects.get()
     assert (op.status, op.retryable) == ("failed", True)
-    account = services.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
+    account = checkout.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
     first, second = fake_stripe.posts("/v1/customers")
     assert (
         first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == op.idempotency_key
@@ -324,7 +324,7 @@ def test_unconfigured_billing_says_so_and_calls_nothing(
 
 
 def test_reconcile_replays_events_listed_by_stripe_once(plans, tenant, localstripe):
-    account = services.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
+    account = checkout.billing_customer_ensure(organization=tenant.org, actor=tenant.owner)
     _paying_customer(localstripe, account.stripe_customer_id)
     plan_id = _pro_plan_at_localstripe(localstripe)
     _ls(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from billing import services
+from billing import checkout, services
 from billing import stripe_gateway as gateway
 
 
@@ -14,5 +14,5 @@ class Command(BaseCommand):
         if not gateway.is_configured():
             self.stdout.write("Plans seeded. Stripe is not configured (STRIPE_SECRET_KEY unset).")
             return
-        for line in services.stripe_prices_sync():
+        for line in checkout.stripe_prices_sync():
             self.stdout.write(line)
