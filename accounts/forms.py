@@ -108,3 +108,13 @@ class AccountDeleteForm(forms.Form):
 
 class OrganizationDeleteForm(forms.Form):
     confirm = forms.CharField(max_length=120)
+
+
+class UsagePeriodForm(forms.Form):
+    days = forms.TypedChoiceField(
+        choices=[(7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days")],
+        coerce=int,
+        required=False,
+        empty_value=30,
+        error_messages={"invalid_choice": "Choose 7, 30 or 90 days."},
+    )

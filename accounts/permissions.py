@@ -19,18 +19,20 @@ class Cap:
     MANAGE_API_TOKENS = "manage_api_tokens"
     MANAGE_BRANDING = "manage_branding"
     VIEW_AUDIT = "view_audit"
+    VIEW_USAGE = "view_usage"
     DELETE_ORG = "delete_org"
 
 
 _VIEWER = {Cap.VIEW}
 _MEMBER = _VIEWER | {Cap.GENERATE, Cap.USE_ORG_KEYS}
-_BILLING_MANAGER = _VIEWER | {Cap.MANAGE_BILLING}
+_BILLING_MANAGER = _VIEWER | {Cap.MANAGE_BILLING, Cap.VIEW_USAGE}
 _ADMIN = _MEMBER | {
     Cap.MANAGE_ORG_KEYS,
     Cap.MANAGE_MEMBERS,
     Cap.MANAGE_API_TOKENS,
     Cap.MANAGE_BRANDING,
     Cap.VIEW_AUDIT,
+    Cap.VIEW_USAGE,
 }
 _OWNER = _ADMIN | {Cap.CHANGE_ROLES, Cap.MANAGE_BILLING, Cap.DELETE_ORG}
 

@@ -25,6 +25,7 @@ EXPECTED: dict[str, set[str]] = {
     Cap.MANAGE_API_TOKENS: {OWN, ADM},
     Cap.MANAGE_BRANDING: {OWN, ADM},
     Cap.VIEW_AUDIT: {OWN, ADM},
+    Cap.VIEW_USAGE: {OWN, ADM, BIL},
     Cap.DELETE_ORG: {OWN},
 }
 ROLES = [OWN, ADM, BIL, MEM, VIE]

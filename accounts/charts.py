@@ -1,0 +1,105 @@
+"""Small server-rendered SVG charts (no JavaScript, no external assets, CSP-friendly).
+
+Every label is escaped; numbers are formatted by the caller-supplied function. The SVGs
+scale with their container (viewBox) and carry a <title> per bar for hover tooltips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+
+def _fmt_int(value: float) -> str:
+    return f"{int(value):,}"
+
+
+def _nice_max(value: float) -> float:
+    if value <= 0:
+        return 1
+    magnitude = 10 ** (len(str(int(value))) - 1)
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return 10 * magnitude
+
+
+def column_chart(
+    points: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    fmt: Callable[[float], str] = _fmt_int,
+    width: int = 720,
+    height: int = 220,
+) -> SafeString:
+    """Vertical bars over time (e.g. one per day); every ~7th label is printed."""
+    pad_left, pad_bottom, pad_top = 56, 28, 12
+    plot_w, plot_h = width - pad_left - 8, height - pad_bottom - pad_top
+    top = _nice_max(max((v for _, v in points), default=0))
+    n = max(len(points), 1)
+    slot = plot_w / n
+    bar_w = max(slot * 0.7, 1)
+    label_every = max(1, round(n / 8))
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for i in range(5):
+        y = pad_top + plot_h - plot_h * i / 4
+        parts.append(
+            f'<line x1="{pad_left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{pad_left - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">'
+            f"{escape(fmt(top * i / 4))}</text>"
+        )
+    for i, (label, value) in enumerate(points):
+        h = plot_h * (value / top) if top else 0
+        x = pad_left + i * slot + (slot - bar_w) / 2
+        y = pad_top + plot_h - h
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" class="bar">'
+            f"<title>{escape(label)}: {escape(fmt(value))}</title></rect>"
+        )
+        if i % label_every == 0:
+            parts.append(
+                f'<text x="{x + bar_w / 2:.1f}" y="{height - 8}" class="axis" '
+                f'text-anchor="middle">{escape(label)}</text>'
+            )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every interpolated label is escaped above
+
+
+def bar_chart(
+    rows: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    fmt: Callable[[float], str] = _fmt_int,
+    width: int = 480,
+) -> SafeString:
+    """Horizontal bars, one row per category (model, member, key source)."""
+    row_h, label_w, pad = 26, 170, 8
+    height = max(len(rows), 1) * row_h + pad * 2
+    top = max((v for _, v in rows), default=0) or 1
+    plot_w = width - label_w - 80
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
+    if not rows:
+        parts.append(f'<text x="{pad}" y="{pad + 16}" class="axis">No data</text>')
+    for i, (label, value) in enumerate(rows):
+        y = pad + i * row_h
+        w = plot_w * value / top
+        short = label if len(label) <= 24 else label[:23] + "…"
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + 17}" class="axis" text-anchor="end">'
+            f"{escape(short)}</text>"
+            f'<rect x="{label_w}" y="{y + 4}" width="{max(w, 1):.1f}" height="{row_h - 8}" '
+            f'class="bar"><title>{escape(label)}: {escape(fmt(value))}</title></rect>'
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 17}" class="value">{escape(fmt(value))}</text>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every interpolated label is escaped above
