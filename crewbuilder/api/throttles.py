@@ -4,8 +4,9 @@ production, so every gunicorn worker and host sees the same counters).
 A fixed-window counter: one ``INCR`` + ``EXPIRE`` pipeline per scope and request on Redis
 (DRF's ``SimpleRateThrottle`` keeps a list of timestamps and costs a GET and a SET of the
 whole list). The window may let up to twice the rate through across a boundary, which is
-acceptable for abuse protection. ``wait()`` gives the seconds to the end of the window;
-DRF turns it into ``Retry-After``.
+acceptable for abuse protection. ``wait()`` gives the seconds to the end of the (longest
+exceeded) window; DRF turns it into ``Retry-After``. Both scopes are counted in one
+pipelined round trip.
 
 Rates come from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (scopes ``api_token`` and
 ``api_org``), read on every request so tests and operators can change them.
@@ -33,56 +34,62 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
     return int(count), _PERIODS[period.strip()[0].lower()]
 
 
-def _hit(key: str, window: int) -> int:
-    """Increment the window counter and return the new count."""
+def _hit_all(counters: list[tuple[str, int]]) -> list[int]:
+    """Increment each (key, window) counter and return the new counts: one pipelined round
+    trip on Redis, whatever the number of scopes."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        full_key = backend.make_and_validate_key(key)
-        client = backend._cache.get_client(full_key, write=True)
+        full_keys = [backend.make_and_validate_key(key) for key, _ in counters]
+        client = backend._cache.get_client(full_keys[0], write=True)
         pipe = client.pipeline(transaction=False)
-        pipe.incr(full_key)
-        pipe.expire(full_key, window + 1, nx=True)
-        count, _ = pipe.execute()
-        return int(count)
-    backend.add(key, 0, timeout=window + 1)
-    try:
-        return backend.incr(key)
-    except ValueError:  # expired between add and incr
-        backend.set(key, 1, timeout=window + 1)
-        return 1
+        for full_key, (_, window) in zip(full_keys, counters, strict=True):
+            pipe.incr(full_key)
+            pipe.expire(full_key, window + 1, nx=True)
+        results = pipe.execute()
+        return [int(count) for count in results[::2]]
+    counts = []
+    for key, window in counters:
+        backend.add(key, 0, timeout=window + 1)
+        try:
+            counts.append(backend.incr(key))
+        except ValueError:  # expired between add and incr
+            backend.set(key, 1, timeout=window + 1)
+            counts.append(1)
+    return counts
 
 
-class _WindowThrottle(BaseThrottle):
-    scope = ""
-
-    def ident(self, token: ApiToken) -> str:
-        raise NotImplementedError
+class TokenAndOrganizationThrottle(BaseThrottle):
+    """Both limits in one pass: ``api_token`` per token (its random prefix, so counters
+    never carry over to another row) and ``api_org`` per organisation (its UUID)."""
 
     def allow_request(self, request, view) -> bool:
         token = request.auth
-        rate = parse_rate(api_settings.DEFAULT_THROTTLE_RATES.get(self.scope))
-        if not isinstance(token, ApiToken) or rate is None:
+        if not isinstance(token, ApiToken):
             return True
-        limit, window = rate
+        rates = api_settings.DEFAULT_THROTTLE_RATES
         now = time.time()
-        bucket = int(now // window)
-        self._retry_after = (bucket + 1) * window - now
-        count = _hit(f"api-throttle:{self.scope}:{self.ident(token)}:{window}:{bucket}", window)
-        return count <= limit
+        checks = []  # (key, window, limit, seconds to the end of the window)
+        for scope, ident in (
+            ("api_token", token.prefix),
+            ("api_org", str(token.organization.uuid)),
+        ):
+            rate = parse_rate(rates.get(scope))
+            if rate is None:
+                continue
+            limit, window = rate
+            bucket = int(now // window)
+            key = f"api-throttle:{scope}:{ident}:{window}:{bucket}"
+            checks.append((key, window, limit, (bucket + 1) * window - now))
+        if not checks:
+            return True
+        counts = _hit_all([(key, window) for key, window, _, _ in checks])
+        exceeded = [
+            retry
+            for (_, _, limit, retry), count in zip(checks, counts, strict=True)
+            if count > limit
+        ]
+        self._retry_after = max(exceeded) if exceeded else None
+        return not exceeded
 
     def wait(self) -> float | None:
-        return getattr(self, "_retry_after", None)
-
-
-class TokenRateThrottle(_WindowThrottle):
-    scope = "api_token"
-
-    def ident(self, token: ApiToken) -> str:
-        return token.prefix  # random per token, so counters never carry over to a new row
-
-
-class OrganizationRateThrottle(_WindowThrottle):
-    scope = "api_org"
-
-    def ident(self, token: ApiToken) -> str:
-        return str(token.organization.uuid)
+        return self._retry_after

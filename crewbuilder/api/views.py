@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from crewbuilder.api.authentication import ApiTokenAuthentication
 from crewbuilder.api.permissions import ApiTokenPermission
-from crewbuilder.api.throttles import OrganizationRateThrottle, TokenRateThrottle
+from crewbuilder.api.throttles import TokenAndOrganizationThrottle
 
 
 class TokenAPIView(APIView):
@@ -17,7 +17,7 @@ class TokenAPIView(APIView):
 
     authentication_classes = [ApiTokenAuthentication]
     permission_classes = [ApiTokenPermission]
-    throttle_classes = [TokenRateThrottle, OrganizationRateThrottle]
+    throttle_classes = [TokenAndOrganizationThrottle]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
     required_capabilities: dict[str, str] = {}
