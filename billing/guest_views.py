@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -29,6 +30,15 @@ def _apply(form: GuestStartForm, exc: ValidationError) -> None:
         form.add_error(None, exc.messages)
 
 
+def _client_ip(request: HttpRequest) -> str:
+    # allauth's answer, which honours ALLAUTH_TRUSTED_PROXY_COUNT behind a proxy: the same
+    # address its login throttle uses.
+    try:
+        return get_adapter(request).get_client_ip(request)
+    except PermissionDenied:
+        return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
 def guest_start(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("generation:generate")
@@ -38,7 +48,7 @@ def guest_start(request: HttpRequest) -> HttpResponse:
         return render(request, "billing/guest_start.html", context)
     if form.is_valid():
         data = form.cleaned_data
-        ip = request.META.get("REMOTE_ADDR", "")
+        ip = _client_ip(request)
         try:
             if data["pay_with"] == "one_time":
                 _pass, token = guest.guest_generation_start(
