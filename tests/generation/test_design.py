@@ -190,3 +190,10 @@ def test_json_schema_describes_the_design():
     schema = design_json_schema()
     assert set(schema["required"]) >= {"name", "title", "summary", "agents", "tasks"}
     assert "properties" in schema
+
+
+def test_unpaired_surrogates_from_json_are_rejected():
+    import json
+
+    data = json.loads(json.dumps(VALID).replace("Curious.", "Curious \\ud800."))
+    assert "agents.0.backstory: Input should be a valid string" in errors_for(data)
