@@ -38,4 +38,4 @@ urlpatterns = [
 ]
 
 # Routes that are public by design; every other route here requires a token (tested).
-PUBLIC_ROUTE_NAMES = {"schema", "docs", "redoc"}
+PUBLIC_ROUTE_NAMES = {"schema", "docs"}
