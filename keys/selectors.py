@@ -61,12 +61,14 @@ PROVIDER_HELP = {
     "openai": {
         "name": "OpenAI",
         "placeholder": "sk-proj-…",
-        "help": "Create a key at platform.openai.com → API keys (https://platform.openai.com/api-keys).",
+        "help": "Create a key in the OpenAI dashboard under API keys:",
+        "help_url": "https://platform.openai.com/api-keys",
     },
     "anthropic": {
         "name": "Anthropic",
         "placeholder": "sk-ant-…",
-        "help": "Create a key at console.anthropic.com → Settings → API keys (https://console.anthropic.com/settings/keys).",
+        "help": "Create a key in the Anthropic Console under Settings → API keys:",
+        "help_url": "https://console.anthropic.com/settings/keys",
     },
 }
 

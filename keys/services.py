@@ -346,7 +346,6 @@ def organization_keys_crypto_shred(*, organization: Organization, actor: User | 
     unreadable for good, and delete the key rows (GDPR organisation deletion)."""
     deleted = ProviderKey.objects.filter(organization=organization).delete()[0]
     OrganizationDataKey.objects.filter(organization=organization).delete()
-    transaction.on_commit(lambda: _forget_data_keys(organization.pk))
     _forget_data_keys(organization.pk)
     audit_record(
         organization=organization,
