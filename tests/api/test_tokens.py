@@ -226,6 +226,10 @@ def test_page_creates_a_token_and_shows_it_exactly_once(api, owner_client):
     assert token.scope == ApiToken.Scope.READ and token.created_by == api.tenant.owner
     assert ApiClient(raw).get(USAGE).status_code == 200
 
+    page = response.content.decode()
+    assert "onclick" not in page and "onsubmit" not in page  # the CSP forbids inline handlers
+    assert 'data-copy-target="new-token-value"' in page
+
     listing = owner_client.get(PAGE).content.decode()
     assert raw not in listing
     assert "Zapier" in listing and f"cb_{token.prefix}" in listing
