@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 from django.conf import settings as django_settings
@@ -311,3 +312,34 @@ def test_vague_requirement_gets_questions_from_the_fallback_designer(
         services.generation_answer_questions(generation=g, user=tenant.owner, answers=answers)
     g.refresh_from_db()
     assert g.status == "succeeded"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_embedded_default_runs_the_generation_in_a_background_thread(
+    tenant, settings, fake_llm, django_capture_on_commit_callbacks
+):
+    """No Redis: the request returns at once and the page polls a thread's real progress."""
+    settings.CREWBUILDER_GENERATION_RUNNER = "thread"
+    settings.OPENAI_API_KEY = CANARY_OPENAI
+    assign_plan(tenant.org, "basic")
+    fake_llm.push_delay(2.0)
+    g = services.generation_create(
+        organization=tenant.org,
+        user=tenant.owner,
+        requirement=REQ,
+        key_source="platform",
+        provider="openai",
+    )
+    # the call returned while the provider is still "thinking": it ran in the background
+    assert Generation.objects.get(pk=g.pk).status in ("queued", "running")
+    deadline = time.monotonic() + 15
+    stages = set()
+    while time.monotonic() < deadline:
+        row = Generation.objects.values("status", "stage").get(pk=g.pk)
+        stages.add(row["stage"])
+        if row["status"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.02)
+    g.refresh_from_db()
+    assert g.status == "succeeded"
+    assert "designing" in stages  # progress was visible while the thread worked
