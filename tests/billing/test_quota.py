@@ -265,7 +265,7 @@ def _race(n: int, fn) -> list:
     return results
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_twenty_concurrent_reservations_with_one_left_exactly_one_succeeds(postgres):
     services.plans_seed()
     org = OrganizationFactory()
@@ -279,7 +279,7 @@ def test_twenty_concurrent_reservations_with_one_left_exactly_one_succeeds(postg
     assert GenerationCharge.objects.filter(organization=org).count() == 10
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_credit_consumption_never_goes_below_zero(postgres):
     services.plans_seed()
     org = OrganizationFactory()
@@ -289,7 +289,7 @@ def test_concurrent_credit_consumption_never_goes_below_zero(postgres):
     assert selectors.credits_balance(org) == 0
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_releases_give_back_once(postgres):
     services.plans_seed()
     org = OrganizationFactory()

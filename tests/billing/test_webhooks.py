@@ -157,7 +157,7 @@ def test_unpaid_checkout_is_not_credited_until_paid(plans, webhook_secret):
     assert selectors.credits_balance(org) == 2
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_duplicate_deliveries_take_effect_once(postgres, webhook_secret):
     services.plans_seed()
     org = OrganizationFactory()
