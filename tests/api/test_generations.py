@@ -258,3 +258,13 @@ def test_a_tampered_cursor_is_a_400(api):
     response = api.reader.get(GENERATIONS, {"cursor": "not-a-cursor"})
     assert response.status_code == 400
     assert "cursor" in error_of(response)["fields"]
+
+
+def test_daily_cap_is_a_429_with_retry_after_until_midnight_utc(api, settings, tenant):
+    settings.OPENAI_API_KEY = "sk-platform-key-for-billing-000000000000"
+    BillingAccount.objects.filter(organization=tenant.org).update(daily_cap=0)
+    response = _create(api.owner)
+    assert response.status_code == 429
+    assert error_of(response)["code"] == "daily_cap_reached"
+    assert 1 <= int(response["Retry-After"]) <= 86400
+    assert not Generation.objects.exists()
