@@ -385,3 +385,21 @@ def test_production_refuses_to_start_with_stripe_but_without_the_webhook_secret(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )
     assert ok.returncode == 0, ok.stderr[-2000:]
+
+
+def test_webhook_and_reservation_query_counts_are_bounded(
+    plans, webhook_secret, django_assert_max_num_queries
+):
+    org = OrganizationFactory()
+    _customer(org)
+    evt = event("checkout.session.completed", _credits_session(org))
+    with django_assert_max_num_queries(22):
+        assert deliver(evt).status_code == 200
+    with django_assert_max_num_queries(1):  # a duplicate is one indexed lookup
+        assert deliver(evt).content == b"duplicate"
+    services.billing_plan_assign(organization=org, plan=plans["basic"], actor=None)
+    services.charge_reserve(organization=org, generation_id=uuid.uuid4(), key_source="platform")
+    # steady state (this period's counters exist): two lookups, two conditional UPDATEs,
+    # one INSERT, plus the savepoint pair
+    with django_assert_max_num_queries(7):
+        services.charge_reserve(organization=org, generation_id=uuid.uuid4(), key_source="platform")
