@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
@@ -396,6 +396,15 @@ def _run_key(g: Generation) -> ResolvedKey | None:
     return ResolvedKey(provider=g.provider, source="platform", secret=secret)
 
 
+def _release_connection_during_io(key: ResolvedKey | None) -> None:
+    """A run waits seconds on the provider and a thread-pool worker keeps ~100 runs in
+    flight: holding a database connection per waiting run would exhaust Postgres (100
+    connections by default). Outside a transaction, close it; Django reopens it on the
+    next query."""
+    if key is not None and not connection.in_atomic_block:
+        connection.close()
+
+
 def _keep_one_time_key(g: Generation, key: ResolvedKey | None) -> None:
     """Hand a one-time key back to the keys service for the next attempt (a retry after a
     429, or the run after clarifying questions): only the new reference is stored."""
@@ -452,6 +461,7 @@ def generation_run(*, generation_id) -> Generation | None:
             "blueprint": blueprint,
             "answers": g.answers,
         }
+        _release_connection_during_io(key)
         result = design_crew(**design_args, allow_questions=g.allow_questions and g.answers is None)
         usage.add(result)
         if result.design is None:
@@ -474,6 +484,7 @@ def generation_run(*, generation_id) -> Generation | None:
                 raise _ChecksFailed(checks)
             # One more design, told exactly what failed.
             _advance(g, token, Generation.Stage.DESIGNING)
+            _release_connection_during_io(key)
             result = design_crew(
                 **design_args,
                 feedback=[f"{c.name}: {c.message}" for c in failures],
