@@ -49,7 +49,9 @@ class GenerateForm(forms.Form):
         required=False,
         strip=True,
         widget=forms.PasswordInput(
-            render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}
+            render_value=False,
+            # keycrypt.js encrypts it in the browser before the form is posted
+            attrs={"autocomplete": "off", "spellcheck": "false", "data-keycrypt": "1"},
         ),
     )
     model = forms.CharField(required=False)
@@ -83,6 +85,8 @@ class GenerateForm(forms.Form):
                 f"{model_name} is an {labels.get(model_provider, model_provider)} model; "
                 f"choose an {labels[provider]} model or the default.",
             )
+        if key_source != "one_time":
+            data["api_key"] = ""  # typed, then another option chosen: never sent on
         data["key_source"] = key_source
         data["provider"] = provider
         data["model_name"] = model_name or None

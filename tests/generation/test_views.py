@@ -379,3 +379,26 @@ def test_saved_template_is_offered_to_its_organisation_only(
     assert (
         "Weekly pricing" not in outsider_client.get(reverse("generation:generate")).content.decode()
     )
+
+
+def test_one_time_key_encrypted_in_the_browser_reaches_the_provider_and_nothing_else(
+    tenant, owner_client, fake_llm, django_capture_on_commit_callbacks
+):
+    from keys.transport import transport_encrypt_for_tests, transport_public_jwk
+
+    page = owner_client.get(reverse("generation:generate")).content.decode()
+    assert 'id="keycrypt-jwk"' in page and 'data-keycrypt="1"' in page
+    sealed = transport_encrypt_for_tests(CANARY_OPENAI, transport_public_jwk())
+    response = post_generate(
+        owner_client,
+        django_capture_on_commit_callbacks,
+        key_choice="one_time",
+        one_time_provider="openai",
+        api_key=sealed,
+    )
+    assert response.status_code == 302
+    g = Generation.objects.get()
+    assert (g.status, g.key_source, g.charged_as) == ("succeeded", "one_time", "own_key")
+    assert [r.api_key for r in fake_llm.requests] == [CANARY_OPENAI]
+    detail = owner_client.get(response["Location"]).content.decode()
+    assert CANARY_OPENAI not in detail and sealed not in detail
