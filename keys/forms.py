@@ -3,12 +3,12 @@ from __future__ import annotations
 from django import forms
 
 from keys.models import ProviderKey
-from keys.transport import is_transport_payload, transport_decrypt
 
 
 class ProviderKeyForm(forms.Form):
-    """Add or replace a key. The key field accepts either the key itself (no JavaScript)
-    or what keycrypt.js encrypted in the browser; it is never rendered back."""
+    """Add or replace a key. The key field carries either the key itself (no JavaScript)
+    or what keycrypt.js encrypted in the browser (``provider_key_store`` accepts both);
+    it is never rendered back."""
 
     provider = forms.ChoiceField(choices=ProviderKey.Provider.choices)
     scope = forms.ChoiceField(choices=ProviderKey.Scope.choices)
@@ -21,12 +21,3 @@ class ProviderKeyForm(forms.Form):
         ),
     )
     label = forms.CharField(max_length=80, required=False)
-
-    def clean_api_key(self) -> str:
-        value = self.cleaned_data["api_key"]
-        if is_transport_payload(value):
-            try:
-                value = transport_decrypt(value)
-            except forms.ValidationError as exc:
-                raise forms.ValidationError(exc.message_dict["api_key"]) from None
-        return value
