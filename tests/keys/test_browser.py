@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.test import Client
 
 from accounts.models import Role
@@ -64,7 +65,10 @@ def signed_in(live_server, settings, monkeypatch, master_keys):
         page.goto(f"{live_server.url}/settings/api-keys/")
         return page, posts, problems
 
-    return org, owner, open_page
+    yield org, owner, open_page
+    # ORM calls made while Playwright's loop runs get their own connection context; close
+    # them so the test database can be dropped at the end of the session.
+    connections.close_all()
 
 
 def _save_org_openai_key(page) -> None:
