@@ -4,13 +4,31 @@ unless a test asks for one (so CrewBuilder AI means the deterministic designer).
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
+from django.apps import apps
 
 from accounts.models import Role
 from tests.factories import MembershipFactory, UserFactory
 
 CANARY_OPENAI = "sk-canary0000SECRET0000openai0000key0000xyz"
 CANARY_ANTHROPIC = "sk-ant-canary0000SECRET0000anthropic0000key00"
+
+
+@pytest.fixture(autouse=True)
+def _catalogue_seeded(request):
+    """The catalogue and starter templates come from a data migration; a transactional
+    test elsewhere without serialized_rollback flushes them, so put them back if gone."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
+    from generation.models import LlmModel
+
+    if not LlmModel.objects.exists():
+        seed = importlib.import_module("generation.migrations.0002_seed_catalogue_and_templates")
+        seed.seed(apps, None)
 
 
 @pytest.fixture(autouse=True)
