@@ -62,6 +62,20 @@ def timed(fn, n: int) -> list[float]:
     return out
 
 
+def timed_interleaved(fns: list, n: int) -> list[list[float]]:
+    """Time several functions alternately (rotating the order each round), so a noisy
+    shared machine slows them all alike instead of whichever ran during a burst."""
+    out: list[list[float]] = [[] for _ in fns]
+    for i in range(n):
+        order = list(range(len(fns)))
+        order = order[i % len(fns) :] + order[: i % len(fns)]
+        for k in order:
+            t0 = time.perf_counter()
+            fns[k]()
+            out[k].append(time.perf_counter() - t0)
+    return out
+
+
 def row(label: str, samples: list[float], base: list[float] | None = None) -> None:
     mean, p50, p99 = stats(samples)
     ratio = f"{mean / stats(base)[0]:5.2f}x" if base else "  1.00x"
@@ -130,11 +144,10 @@ def run() -> None:
     print("1. quota reservation")
     for fn in (bare, service, full):  # warm up connections and caches
         timed(fn, 50)
-    base = timed(bare, N)
-    svc = timed(service, N)
+    base, svc, whole = timed_interleaved([bare, service, full], N)
     row("bare conditional UPDATE (baseline)", base)
     row("billing.services.quota_reserve", svc, base)
-    row("billing.services.charge_reserve (full)", timed(full, N), base)
+    row("billing.services.charge_reserve (full)", whole, base)
     ratio = stats(svc)[0] / stats(base)[0]
     print(f"  target ≤ 1.5x at one client: {'met' if ratio <= 1.5 else 'NOT met'} ({ratio:.2f}x)\n")
 
@@ -181,8 +194,7 @@ def run() -> None:
     n = max(N // 4, 100)
     timed(webhook, 20)
     timed(bare_post, 20)
-    base_hook = timed(bare_post, n)
-    hook = timed(webhook, n)
+    base_hook, hook = timed_interleaved([bare_post, webhook], n)
     row("bare view (baseline)", base_hook)
     row("/billing/webhook/ (verify, store, handle)", hook, base_hook)
     print(
