@@ -468,12 +468,19 @@ def subscription_cancel_for_deletion(*, organization: Organization, actor: User 
         return
     if account.subscription_status in {"canceled", "incomplete_expired"}:
         return
+    sub_id = account.stripe_subscription_id
     try:
-        gateway.subscription_cancel(
-            subscription_id=account.stripe_subscription_id, organization=organization
-        )
+        gateway.subscription_cancel(subscription_id=sub_id, organization=organization)
     except gateway.NotFound:
         pass  # already gone at Stripe
+    except gateway.GatewayError as exc:
+        # A retried deletion (the first attempt's transaction rolled back after Stripe
+        # cancelled) gets a refusal for an already-cancelled subscription: check the truth.
+        if exc.retryable or gateway.subscription_retrieve(sub_id).get("status") not in (
+            "canceled",
+            "incomplete_expired",
+        ):
+            raise
     BillingAccount.objects.filter(pk=account.pk).update(
         subscription_status="canceled",
         plan=None,

@@ -28,6 +28,7 @@ class FakeStripe:
     base_url: str = ""
     requests: list[Recorded] = field(default_factory=list)
     prices: dict[str, dict] = field(default_factory=dict)  # by id
+    subscriptions: dict[str, dict] = field(default_factory=dict)  # by id, set by tests
     failures: int = 0
     _idempotent: dict[str, tuple[int, dict]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -91,6 +92,20 @@ class FakeStripe:
             wanted = {v for k, v in params.items() if k.startswith("lookup_keys[")}
             data = [p for p in self.prices.values() if p["lookup_key"] in wanted]
             return 200, {"object": "list", "data": data, "has_more": False, "url": "/v1/prices"}
+        if path.startswith("/v1/subscriptions/"):
+            sub = self.subscriptions.get(path.rsplit("/", 1)[1])
+            if sub is None:
+                return 404, {
+                    "error": {"type": "invalid_request_error", "message": "No such subscription"}
+                }
+            if method == "DELETE" and sub["status"] == "canceled":
+                # Stripe refuses to cancel a subscription that is already cancelled.
+                return 400, {
+                    "error": {"type": "invalid_request_error", "message": "already canceled"}
+                }
+            if method == "DELETE":
+                sub["status"] = "canceled"
+            return 200, sub
         return 404, {"error": {"type": "invalid_request_error", "message": f"No route {path}"}}
 
 
@@ -135,6 +150,9 @@ def start_fake_stripe() -> tuple[FakeStripe, ThreadingHTTPServer]:
 
         def do_POST(self) -> None:  # noqa: N802
             self._serve("POST")
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            self._serve("DELETE")
 
         def log_message(self, *args) -> None:
             pass

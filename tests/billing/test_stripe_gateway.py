@@ -344,3 +344,31 @@ def test_reconcile_replays_events_listed_by_stripe_once(plans, tenant, localstri
     assert StripeEvent.objects.filter(status="processed").count() == processed
     stored.refresh_from_db()
     assert stored.attempts == 1
+
+
+def test_a_retried_deletion_after_stripe_already_cancelled_still_completes(
+    plans, tenant, fake_stripe
+):
+    BillingAccount.objects.create(
+        organization=tenant.org,
+        plan=plans["professional"],
+        plan_source="stripe",
+        stripe_customer_id="cus_del",
+        stripe_subscription_id="sub_del",
+        subscription_status="active",
+    )
+    # cancelled at Stripe by a first attempt whose database transaction then rolled back
+    fake_stripe.subscriptions["sub_del"] = {
+        "id": "sub_del",
+        "object": "subscription",
+        "status": "canceled",
+    }
+    services.subscription_cancel_for_deletion(organization=tenant.org, actor=tenant.owner)
+    assert [r.method for r in fake_stripe.requests] == ["DELETE", "GET"]
+    assert selectors.entitlements_for(tenant.org).plan_slug == "free"
+    # a subscription that is still live at Stripe but refuses cancellation is an error
+    BillingAccount.objects.filter(organization=tenant.org).update(subscription_status="active")
+    fake_stripe.subscriptions["sub_del"]["status"] = "active"
+    fake_stripe.fail_next(1)
+    with pytest.raises(gateway.GatewayError):
+        services.subscription_cancel_for_deletion(organization=tenant.org, actor=tenant.owner)
