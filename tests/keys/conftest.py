@@ -6,8 +6,6 @@ import secrets
 
 import pytest
 
-from tests.keys.fake_provider import FakeProvider
-
 
 def make_master(key_id: str) -> str:
     return f"{key_id}:{base64.b64encode(secrets.token_bytes(32)).decode()}"
@@ -33,11 +31,11 @@ def master_keys(settings):
 
 
 @pytest.fixture
-def fake_provider(settings):
-    with FakeProvider() as fake:
-        settings.OPENAI_BASE_URL = fake.url + "/v1"
-        settings.ANTHROPIC_BASE_URL = fake.url
-        yield fake
+def fake_provider(fake_llm):
+    """The shared fake OpenAI/Anthropic server (tests/fakes/llm.py, real HTTP, SDK base URLs
+    pointed at it) accepting only the keys a test adds to ``valid_keys``."""
+    fake_llm.valid_keys = set()
+    return fake_llm
 
 
 class _ListHandler(logging.Handler):

@@ -95,7 +95,7 @@ def test_key_is_encrypted_in_the_browser_then_tested_in_place(browser, signed_in
     assert resolved.secret == KEY
 
     # [Test]: htmx swaps the status cell in place, no navigation.
-    fake_provider.accepted.add(KEY)
+    fake_provider.valid_keys.add(KEY)
     url_before = page.url
     page.locator("#organization-keys button", has_text="Test").first.click()
     page.wait_for_selector("#organization-keys .badge-connected")

@@ -123,7 +123,7 @@ def _run_every_flow(tenant, fake_provider, responses: list, capture) -> None:
     )
     # test over real HTTP (htmx and plain), including a rejection
     keep(owner.post(reverse("keys:key_test", args=[key.pk]), follow=True))  # rejected
-    fake_provider.accepted.add(CANARY_2)
+    fake_provider.valid_keys.add(CANARY_2)
     assert (
         "Connected"
         in keep(

@@ -160,7 +160,7 @@ def test_garbled_encrypted_post_is_a_field_error(owner_client, master_keys):
 
 
 def test_htmx_test_button_swaps_in_connected(owner_client, org_key, fake_provider):
-    fake_provider.accepted.add(ORG_KEY)
+    fake_provider.valid_keys.add(ORG_KEY)
     response = owner_client.post(
         reverse("keys:key_test", args=[org_key.pk]), HTTP_HX_REQUEST="true"
     )
@@ -168,7 +168,7 @@ def test_htmx_test_button_swaps_in_connected(owner_client, org_key, fake_provide
     assert response.status_code == 200
     assert "badge-connected" in html and "Connected" in html
     assert "<html" not in html
-    fake_provider.accepted.clear()
+    fake_provider.valid_keys.clear()
     response = owner_client.post(
         reverse("keys:key_test", args=[org_key.pk]), HTTP_HX_REQUEST="true"
     )
@@ -176,6 +176,6 @@ def test_htmx_test_button_swaps_in_connected(owner_client, org_key, fake_provide
 
 
 def test_test_button_without_htmx_redirects_with_a_message(owner_client, org_key, fake_provider):
-    fake_provider.accepted.add(ORG_KEY)
+    fake_provider.valid_keys.add(ORG_KEY)
     response = owner_client.post(reverse("keys:key_test", args=[org_key.pk]), follow=True)
     assert "OpenAI key: Connected." in response.content.decode()

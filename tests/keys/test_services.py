@@ -215,15 +215,16 @@ def test_crypto_shred_makes_copied_ciphertext_useless(tenant, org_key):
 
 
 def test_test_button_records_connected_invalid_unreachable(tenant, org_key, fake_provider):
-    fake_provider.accepted.add(ORG_KEY)
+    fake_provider.valid_keys.add(ORG_KEY)
     assert services.provider_key_test(key=org_key, actor=tenant.owner) == "connected"
     org_key.refresh_from_db()
     assert org_key.status == "connected" and org_key.checked_at is not None
-    assert fake_provider.calls[-1][:2] == ("openai", "/v1/models")
-    fake_provider.down = True
+    last = fake_provider.requests[-1]
+    assert last.path == "/v1/models" and "anthropic-version" not in last.headers
+    assert last.api_key == ORG_KEY
+    fake_provider.push_error(500, on="models")
     assert services.provider_key_test(key=org_key, actor=tenant.owner) == "unreachable"
-    fake_provider.down = False
-    fake_provider.accepted.clear()
+    fake_provider.valid_keys.clear()
     assert services.provider_key_test(key=org_key, actor=tenant.owner) == "invalid"
     statuses = list(
         AuditEvent.objects.filter(action="provider_key.tested")
@@ -238,9 +239,12 @@ def test_anthropic_key_is_tested_against_anthropic_api(tenant, master_keys, fake
     key = services.provider_key_store(
         organization=tenant.org, actor=tenant.owner, provider="anthropic", api_key=value
     )
-    fake_provider.accepted.add(value)
+    fake_provider.valid_keys.add(value)
     assert services.provider_key_test(key=key, actor=tenant.owner) == "connected"
-    assert fake_provider.calls[-1][:2] == ("anthropic", "/v1/models")
+    last = fake_provider.requests[-1]
+    # This SDK version authenticates with a bearer header; its version header marks it.
+    assert last.path == "/v1/models" and "anthropic-version" in last.headers
+    assert last.api_key == value
 
 
 def test_mark_invalid_emails_the_owners_once(tenant, org_key, django_capture_on_commit_callbacks):
@@ -268,7 +272,7 @@ def test_scheduled_recheck_flags_dead_keys_and_tells_the_personal_owner(
         api_key=BOB_KEY,
         scope="user",
     )
-    fake_provider.accepted.add(ORG_KEY)
+    fake_provider.valid_keys.add(ORG_KEY)
     from keys.tasks import provider_keys_recheck_task
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -279,9 +283,9 @@ def test_scheduled_recheck_flags_dead_keys_and_tells_the_personal_owner(
     assert (good.status, dead.status) == ("connected", "invalid")
     assert [m.to for m in mail.outbox] == [["bob@acme.test"]]
     # Checked keys are not re-tested until they are stale; invalid ones stay flagged.
-    calls = len(fake_provider.calls)
+    calls = len(fake_provider.requests)
     provider_keys_recheck_task()
-    assert len(fake_provider.calls) == calls
+    assert len(fake_provider.requests) == calls
     with time_machine.travel(good.checked_at.timestamp() + 86400):
         assert services.provider_keys_recheck() == {"connected": 1}
 
