@@ -223,7 +223,10 @@ CREWBUILDER_GENERATION_RETRY_BASE_SECONDS = env.float(
 CREWBUILDER_GENERATION_RETRY_MAX_SECONDS = env.float(
     "CREWBUILDER_GENERATION_RETRY_MAX_SECONDS", default=300.0
 )
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # abandoned generations (lost messages, a restarted embedded runner) are queued again
+    "generation-requeue-stale": {"task": "generation.requeue_stale", "schedule": 3600.0},
+}
 
 # --- Provider keys vault
 CREWBUILDER_KEY_BACKEND = env("CREWBUILDER_KEY_BACKEND", default="database")

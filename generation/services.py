@@ -686,6 +686,26 @@ def generation_retry_scheduled(
     )
 
 
+def generations_requeue_stale(*, older_than: timedelta | None = None) -> list:
+    """Queue again every unfinished generation nobody has touched for ``older_than``
+    (default: twice the hard time limit, so no live run can be among them) — e.g. a web
+    process running the embedded ``thread`` runner restarted, or a broker lost its
+    messages. A requeued run claims the generation like any redelivery, so this is safe to
+    run repeatedly. Generations waiting for answers are left alone. Returns the ids."""
+    limit = older_than or timedelta(seconds=2 * settings.CREWBUILDER_GENERATION_TIME_LIMIT)
+    candidates = Generation.objects.filter(
+        status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING],
+        updated_at__lt=timezone.now() - limit,
+    ).only("id", "status", "questions", "answers")
+    ids = [g.id for g in candidates if not g.awaiting_answers]
+    for generation_id in ids:
+        logger.warning("generation %s looks abandoned; queueing it again", generation_id)
+        Generation.objects.filter(pk=generation_id).update(updated_at=timezone.now())
+        with transaction.atomic():
+            _enqueue_on_commit(generation_id)
+    return ids
+
+
 # --------------------------------------------------------------------------- questions
 
 

@@ -170,3 +170,8 @@ def generation_enqueue(generation_id) -> None:
         ).start()
     else:
         generation_run_inline(str(generation_id))
+
+
+@shared_task(name="generation.requeue_stale")
+def generation_requeue_stale_task() -> int:
+    return len(services.generations_requeue_stale())
