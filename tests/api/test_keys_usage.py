@@ -11,7 +11,6 @@ from accounts.models import ApiToken
 from keys.models import ProviderKey
 from keys.services import provider_key_store
 from tests.api.conftest import ApiClient, assign_plan, error_of
-from tests.keys.fake_provider import FakeProvider
 
 KEYS = "/api/v1/keys/"
 CANARY = "sk-proj-CANARYapiKEYdoNOTleak0123456789abcdef"
@@ -28,11 +27,10 @@ PUBLIC_FIELDS = {
 
 
 @pytest.fixture
-def fake_provider(settings):
-    with FakeProvider() as fake:
-        settings.OPENAI_BASE_URL = fake.url + "/v1"
-        settings.ANTHROPIC_BASE_URL = fake.url
-        yield fake
+def fake_provider(fake_llm):
+    """The shared fake OpenAI/Anthropic server, accepting only the keys a test allows."""
+    fake_llm.valid_keys = set()
+    return fake_llm
 
 
 def test_store_key_returns_only_the_masked_form(api, caplog):
@@ -95,11 +93,11 @@ def test_delete_key(api):
 
 def test_test_key_calls_the_provider_and_reports_status(api, fake_provider):
     key_id = api.owner.post_json(KEYS, {"provider": "openai", "api_key": CANARY}).json()["id"]
-    fake_provider.accepted.add(CANARY)
+    fake_provider.valid_keys.add(CANARY)
     response = api.owner.post_json(f"{KEYS}{key_id}/test/")
     assert response.status_code == 200
     assert response.json()["status"] == "connected"
-    fake_provider.accepted.clear()
+    fake_provider.valid_keys.clear()
     assert api.owner.post_json(f"{KEYS}{key_id}/test/").json()["status"] == "invalid"
     assert CANARY not in response.content.decode()
 

@@ -17,7 +17,6 @@ from schemathesis.checks import not_a_server_error
 
 from crewbuilder.wsgi import application
 from tests.api.conftest import ApiClient
-from tests.keys.fake_provider import FakeProvider
 
 
 def test_schema_is_openapi_3_with_bearer_auth_and_every_route(db):
@@ -62,7 +61,7 @@ def test_docs_are_served_offline_and_csp_compatible(db):
 
 
 @pytest.fixture
-def fuzz_settings(settings):
+def fuzz_settings(settings, fake_llm):
     """Throttling off, and providers pointed at a local fake so a generated request can
     never leave 127.0.0.1."""
     rf = dict(api_settings.user_settings)
@@ -76,10 +75,7 @@ def fuzz_settings(settings):
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:
-        with FakeProvider() as fake:
-            settings.OPENAI_BASE_URL = fake.url + "/v1"
-            settings.ANTHROPIC_BASE_URL = fake.url
-            yield
+        yield
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
