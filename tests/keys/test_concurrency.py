@@ -51,3 +51,49 @@ def test_racing_first_saves_leave_one_data_key_and_one_row(transactional_db, mas
         organization=org, user=owners[0], provider="openai", allow_platform=False
     )
     assert resolved.secret in values and resolved.key_id == key.pk
+
+
+def test_two_rotations_at_once_rewrap_each_data_key_exactly_once(transactional_db, master_keys):
+    require_service("PostgreSQL (DATABASE_URL)", connection.vendor == "postgresql")
+    from accounts.models import AuditEvent
+    from keys.rotation import data_keys_rotate
+
+    master_keys.use("k0")
+    orgs = []
+    for i in range(12):
+        org = OrganizationFactory()
+        owner = UserFactory()
+        MembershipFactory(organization=org, user=owner, role=Role.OWNER)
+        services.provider_key_store(
+            organization=org,
+            actor=owner,
+            provider="openai",
+            api_key=f"sk-proj-rot{i:03d}KEY0123456789abcdefgh",
+        )
+        orgs.append((org, owner, f"sk-proj-rot{i:03d}KEY0123456789abcdefgh"))
+    master_keys.use("k1", "k0")
+    barrier = threading.Barrier(2)
+    reports = []
+
+    def rotate() -> None:
+        try:
+            barrier.wait()
+            reports.append(data_keys_rotate(batch_size=2))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=rotate) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r.rewrapped for r in reports) == 12  # 12 data keys, none twice
+    assert not any(r.failed for r in reports)
+    assert AuditEvent.objects.filter(action="provider_keys.rotated").count() == 12
+    assert set(OrganizationDataKey.objects.values_list("master_key_id", flat=True)) == {"k1"}
+    master_keys.use("k1")
+    for org, owner, value in orgs:
+        resolved = services.provider_key_resolve(
+            organization=org, user=owner, provider="openai", allow_platform=False
+        )
+        assert resolved.secret == value
