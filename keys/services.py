@@ -41,7 +41,7 @@ from django.utils import timezone
 from accounts.models import Membership, Organization, Role, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
-from crewbuilder.redaction import redact
+from crewbuilder.redaction import contains_secret, redact
 from keys.backends import VAULT_PREFIX, active_backend, backend_for
 from keys.crypto import DecryptionFailed, aad, master_key_ring, new_data_key, open_sealed, seal
 from keys.models import OrganizationDataKey, ProviderKey
@@ -263,6 +263,9 @@ def provider_key_store(
     label = (label or "").strip()
     if len(label) > 80:
         raise ValidationError({"label": ["Keep the label under 80 characters."]})
+    if contains_secret(label) or value in label:
+        # Labels are stored and shown in plain text: never let a key end up there.
+        raise ValidationError({"label": ["That looks like a key. Put the key in the key field."]})
     _require_manage(key_scope=scope, owner_id=None, actor=actor, organization=organization)
     owner = actor if scope == ProviderKey.Scope.USER else None
     aead, fingerprint_key = _data_key_for_write(organization)

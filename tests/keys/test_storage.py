@@ -186,3 +186,17 @@ def test_removed_master_key_stops_decryption_even_when_cached(tenant, master_key
     master_keys.use("k0")
     with pytest.raises(DecryptionFailed):
         _open(key)
+
+
+def test_a_key_pasted_into_the_label_is_refused(tenant, master_keys):
+    with pytest.raises(ValidationError) as excinfo:
+        services.provider_key_store(
+            organization=tenant.org,
+            actor=tenant.owner,
+            provider="openai",
+            api_key=OPENAI,
+            label=OPENAI,
+        )
+    assert list(excinfo.value.message_dict) == ["label"]
+    assert OPENAI not in str(excinfo.value)
+    assert not ProviderKey.objects.exists()
