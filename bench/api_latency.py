@@ -8,10 +8,12 @@ Postgres and Redis are required (the production shape: Redis cache for the throt
 Redis broker for the enqueue). Defaults: database ``crewbuilder_bench`` on the local
 Postgres (created and migrated), Redis DB 15 (its ``celery`` queue is emptied before and
 after — no worker runs, so generations stay queued). gunicorn binds 127.0.0.1 on a free
-port. The organisation is on Enterprise with a high daily cap and the throttles raised, so
-every request does the full work of a paid CrewBuilder-AI enqueue (token auth, plan check,
-two throttle counters, validation, model lookup, daily cap, quota reserve, charge row,
-insert, audit row, Celery publish on commit).
+port (one gthread worker per core, 4 threads). Each client thread is its own
+organisation on Enterprise with a high daily cap and the throttles raised, so every
+request does the full work of a paid CrewBuilder-AI enqueue (token auth, plan check, the
+throttle counters, validation, model lookup, daily cap, quota reserve, charge row, insert,
+audit row, Celery publish on commit). A third baseline, the bare view plus one
+``SELECT 1``, shows what a single database round trip costs on the machine at that moment.
 
 Targets (issue #6): enqueue p50 ≤ 8 × the bare view's p50; ≥ 500 req/s at 8 clients.
 
