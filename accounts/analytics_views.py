@@ -44,7 +44,9 @@ def _tokens(value: float) -> str:
 def usage(request: HttpRequest) -> HttpResponse:
     if (denied := _forbidden(request)) is not None:
         return denied
-    form = UsagePeriodForm(request.GET)
+    params = request.GET.copy()
+    params.setdefault("days", "30")
+    form = UsagePeriodForm(params)
     if not form.is_valid():
         return render(request, "accounts/analytics.html", {"form": form}, status=400)
     days = form.cleaned_data["days"]

@@ -47,12 +47,17 @@ def column_chart(
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]
+    previous = None
     for i in range(5):
+        label = fmt(top * i / 4)
+        if label == previous:  # small ranges: no repeated tick labels ("0, 0, 0, 1")
+            continue
+        previous = label
         y = pad_top + plot_h - plot_h * i / 4
         parts.append(
             f'<line x1="{pad_left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
             f'<text x="{pad_left - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">'
-            f"{escape(fmt(top * i / 4))}</text>"
+            f"{escape(label)}</text>"
         )
     for i, (label, value) in enumerate(points):
         h = plot_h * (value / top) if top else 0
@@ -76,10 +81,10 @@ def bar_chart(
     *,
     title: str,
     fmt: Callable[[float], str] = _fmt_int,
-    width: int = 480,
+    width: int = 400,
 ) -> SafeString:
     """Horizontal bars, one row per category (model, member, key source)."""
-    row_h, label_w, pad = 26, 170, 8
+    row_h, label_w, pad = 26, 150, 8
     height = max(len(rows), 1) * row_h + pad * 2
     top = max((v for _, v in rows), default=0) or 1
     plot_w = width - label_w - 80
@@ -93,7 +98,7 @@ def bar_chart(
     for i, (label, value) in enumerate(rows):
         y = pad + i * row_h
         w = plot_w * value / top
-        short = label if len(label) <= 24 else label[:23] + "…"
+        short = label if len(label) <= 22 else label[:21] + "…"
         parts.append(
             f'<text x="{label_w - 8}" y="{y + 17}" class="axis" text-anchor="end">'
             f"{escape(short)}</text>"
