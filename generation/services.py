@@ -576,7 +576,11 @@ def _ask_questions(g: Generation, token: uuid.UUID, questions: list[str], usage:
 
 @transaction.atomic
 def _finish(g, token, *, design, files, checks, zip_data, usage, key) -> Generation:
-    locked = Generation.objects.select_for_update().get(pk=g.pk)
+    locked = (
+        Generation.objects.select_for_update(of=("self",))
+        .select_related("organization", "user")
+        .get(pk=g.pk)
+    )
     if locked.run_token != token or locked.is_finished:
         # A newer run owns it, or it is already finished: write nothing, charge nothing.
         return locked
