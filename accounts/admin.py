@@ -1,13 +1,22 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from accounts.models import AuditEvent, Invitation, Membership, Organization, User
+from accounts.models import (
+    AuditEvent,
+    Invitation,
+    Membership,
+    Organization,
+    OrganizationBranding,
+    User,
+)
 
 
 @admin.register(User)
@@ -98,6 +107,38 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class OrganizationBrandingForm(forms.ModelForm):
+    class Meta:
+        model = OrganizationBranding
+        fields = ["brand_name", "primary_color", "accent_color", "custom_domain"]
+
+    def clean_custom_domain(self):
+        from accounts.branding import validate_custom_domain
+
+        try:
+            return validate_custom_domain(self.cleaned_data.get("custom_domain") or "") or None
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["custom_domain"]) from None
+
+
+@admin.register(OrganizationBranding)
+class OrganizationBrandingAdmin(admin.ModelAdmin):
+    form = OrganizationBrandingForm
+    list_display = ["organization", "brand_name", "custom_domain", "updated_at"]
+    search_fields = ["organization__name", "brand_name", "custom_domain"]
+    list_select_related = ["organization"]
+    readonly_fields = ["organization", "logo", "updated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # set from /settings/branding/, where the logo is validated
+
+    def save_model(self, request, obj, form, change):
+        from accounts.branding import forget_custom_domains
+
+        super().save_model(request, obj, form, change)
+        forget_custom_domains()
 
 
 def _admin_login(request: HttpRequest, extra_context=None) -> HttpResponse:

@@ -203,6 +203,8 @@ def test_check_deploy_is_clean_at_warning_level_with_production_settings():
         CREWBUILDER_ENCRYPTION_KEYS="ci:" + "A" * 43 + "=",
         STRIPE_SECRET_KEY="sk_test_dummy",
         STRIPE_WEBHOOK_SECRET="whsec_dummy",
+        # Sentry on (nothing is sent at start-up): the settings must load with it enabled
+        SENTRY_DSN="http://public@127.0.0.1:9/1",
     )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -225,3 +227,21 @@ def test_api_docs_page_works_under_the_csp_without_inline_script(client: Client)
     script = client.get(script_url.replace("&amp;", "&"))
     assert script.status_code == 200
     assert b"SwaggerUIBundle" in script.content
+
+
+def test_operator_fixes_a_custom_domain_in_the_admin_with_validation(tenant):
+    from accounts.models import OrganizationBranding
+
+    branding = OrganizationBranding.objects.create(
+        organization=tenant.org, brand_name="Acme", custom_domain="old.acme.test"
+    )
+    operator = User.objects.create_superuser("root@crewbuilder.test", "pw-root-123456")
+    client = Client()
+    client.force_login(operator)
+    url = f"/admin/accounts/organizationbranding/{branding.pk}/change/"
+    fields = {"brand_name": "Acme", "primary_color": "", "accent_color": ""}
+    bad = client.post(url, {**fields, "custom_domain": "not a host"})
+    assert bad.status_code == 200 and b"Enter a host name like" in bad.content
+    assert client.post(url, {**fields, "custom_domain": ""}).status_code == 302
+    branding.refresh_from_db()
+    assert branding.custom_domain is None
