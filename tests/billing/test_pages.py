@@ -200,3 +200,46 @@ def test_billing_manager_may_manage_billing_and_viewer_may_only_look(plans, tena
     html = viewer_client.get("/settings/billing/").content.decode()
     assert "Usage this month" in html and "Buy credits" not in html
     assert viewer_client.post("/settings/billing/credits/", {"quantity": 1}).status_code == 403
+
+
+def test_admin_action_grants_a_credit_with_an_audit_row(plans, tenant, staff_client: Client):
+    account = services.billing_account_for(tenant.org)
+    response = staff_client.post(
+        "/admin/billing/billingaccount/",
+        {"action": "grant_one_credit", "_selected_action": [account.pk]},
+    )
+    assert response.status_code == 302
+    from billing import selectors
+
+    assert selectors.credits_balance(tenant.org) == 1
+    assert AuditEvent.objects.filter(
+        action="billing.credits_granted", organization=tenant.org
+    ).exists()
+
+
+def test_hourly_anomaly_scan_is_scheduled_and_runs(plans, tenant, settings):
+    from django.utils import timezone
+
+    from billing.tasks import usage_anomaly_scan_task
+
+    schedule = settings.CELERY_BEAT_SCHEDULE["billing-usage-anomaly-scan"]
+    assert schedule["task"] == usage_anomaly_scan_task.name
+    settings.BILLING_ANOMALY_MIN_COUNT = 5
+    DailyUsage.objects.create(organization=tenant.org, day=timezone.now().date(), count=50)
+    assert usage_anomaly_scan_task.apply().get() == 1
+
+
+def test_usage_chart_is_plain_svg_with_escaped_labels():
+    from datetime import date
+
+    from billing.charts import daily_usage_svg
+
+    svg = str(
+        daily_usage_svg([(date(2026, 3, 1), 2), (date(2026, 3, 2), 0), (date(2026, 3, 3), 5)])
+    )
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert svg.count("<rect") == 3
+    assert "7 CrewBuilder AI generations from 2026-03-01 to 2026-03-03; busiest day 5" in svg
+    assert "<script" not in svg and "http://www.w3.org/2000/svg" in svg
+    empty = str(daily_usage_svg([]))
+    assert "<rect" not in empty and empty.endswith("</svg>")
