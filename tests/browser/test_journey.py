@@ -106,6 +106,18 @@ def _link_from_outbox(pattern: str) -> str:
 
 
 def test_signup_key_generate_download_invite_member_cannot_see_key(browser, site, fake_llm):
+    from django.db import connections
+
+    try:
+        _journey(browser, site, fake_llm)
+    finally:
+        # With Playwright's sync API running, the ORM calls in the test body get their own
+        # context-local DB connection that pytest-django does not know about; close it, or
+        # Postgres refuses to drop the test database at the end of the run.
+        connections.close_all()
+
+
+def _journey(browser, site: str, fake_llm) -> None:
     shots = Shots()
     csp_violations: list[str] = []
     api_key = "sk-proj-BROWSERcanary" + secrets.token_hex(20)
