@@ -22,6 +22,7 @@ from billing.services import PaymentRequired, PlanNotAllowed
 from generation import selectors, services
 from generation.forms import SERVICE_FIELDS, AnswersForm, GenerateForm, SaveTemplateForm
 from generation.models import Generation
+from keys.services import platform_key
 
 PAGE_SIZE = 20
 STAGES = [
@@ -62,6 +63,7 @@ def _generate_context(request: HttpRequest, form: GenerateForm) -> dict:
         "models": form.models,
         "can_generate": can(request.membership.role, Cap.GENERATE),
         "entitlements": entitlements_for(org),
+        "platform_available": any(platform_key(p) for p in ("openai", "anthropic")),
         "requirement_min": settings.CREWBUILDER_REQUIREMENT_MIN_CHARS,
         "requirement_max": settings.CREWBUILDER_REQUIREMENT_MAX_CHARS,
     }

@@ -402,3 +402,11 @@ def test_one_time_key_encrypted_in_the_browser_reaches_the_provider_and_nothing_
     assert [r.api_key for r in fake_llm.requests] == [CANARY_OPENAI]
     detail = owner_client.get(response["Location"]).content.decode()
     assert CANARY_OPENAI not in detail and sealed not in detail
+
+
+def test_generate_page_says_when_crewbuilder_ai_is_the_built_in_designer(owner_client, settings):
+    page = owner_client.get(reverse("generation:generate")).content.decode()
+    assert "built-in designer" in page
+    settings.ANTHROPIC_API_KEY = "sk-ant-platform000000000000000000000000"
+    page = owner_client.get(reverse("generation:generate")).content.decode()
+    assert "built-in designer" not in page and "plan&#x27;s generations" in page
