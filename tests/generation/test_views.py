@@ -409,4 +409,4 @@ def test_generate_page_says_when_crewbuilder_ai_is_the_built_in_designer(owner_c
     assert "built-in designer" in page
     settings.ANTHROPIC_API_KEY = "sk-ant-platform000000000000000000000000"
     page = owner_client.get(reverse("generation:generate")).content.decode()
-    assert "built-in designer" not in page and "plan&#x27;s generations" in page
+    assert "built-in designer" not in page and "plan's generations" in page
