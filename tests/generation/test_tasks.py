@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 
 import pytest
 from django.conf import settings as django_settings
@@ -343,3 +344,22 @@ def test_embedded_default_runs_the_generation_in_a_background_thread(
     g.refresh_from_db()
     assert g.status == "succeeded"
     assert "designing" in stages  # progress was visible while the thread worked
+
+
+def test_redelivery_after_a_crash_with_a_one_time_key_fails_clearly(tenant, fake_llm, charge_calls):
+    g = services.generation_create(
+        organization=tenant.org,
+        user=tenant.owner,
+        requirement=REQ,
+        key_source="one_time",
+        provider="openai",
+        api_key=CANARY_OPENAI,
+    )
+    crashed = services._claim(g.id, uuid.uuid4())
+    services._run_key(crashed)  # the dead worker had taken the key
+    services.generation_run(generation_id=g.id)  # the redelivered message
+    g.refresh_from_db()
+    assert (g.status, g.error_code) == ("failed", "one_time_key_expired")
+    assert "no longer available" in g.error_message
+    assert fake_llm.requests == []
+    assert charge_calls["release"] == [g.id]
