@@ -2,7 +2,8 @@
 
 One threaded ``http.server`` on 127.0.0.1:<free port> speaks enough of both APIs for the
 official SDKs: OpenAI ``POST /v1/chat/completions`` and ``GET /v1/models``, Anthropic
-``POST /v1/messages`` and ``GET /v1/models`` (told apart by the ``x-api-key`` header).
+``POST /v1/messages`` and ``GET /v1/models`` (told apart by the ``anthropic-version`` header,
+which the Anthropic SDK always sends, whichever auth header it uses).
 Responses come from a scriptable queue (a design, malformed text, questions, an HTTP error
 with optional ``Retry-After``, each with an optional delay); when the queue is empty the
 ``default`` reply is used (a valid design unless changed). Every request is recorded.
@@ -256,7 +257,8 @@ class _Handler(BaseHTTPRequestHandler):
     # --- plumbing --------------------------------------------------------------------------
 
     def _api(self) -> str:
-        return "anthropic" if "x-api-key" in {k.lower() for k in self.headers} else "openai"
+        headers = {k.lower() for k in self.headers}
+        return "anthropic" if "anthropic-version" in headers or "x-api-key" in headers else "openai"
 
     def _api_key(self) -> str:
         key = self.headers.get("x-api-key")
