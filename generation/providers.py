@@ -25,7 +25,7 @@ logger = logging.getLogger("crewbuilder.providers")
 
 PROVIDERS = ("openai", "anthropic")
 VERIFY_TIMEOUT_SECONDS = 10.0
-# Standard-class defaults (claude-sonnet-4-5 is deprecated in the pinned SDK).
+# Standard-class defaults, matching the catalogue defaults (migration 0004).
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5"}
 # One provider call may take this long. The SDKs' own retries are switched off
 # (max_retries=0): retrying belongs to the Celery task, which owns the backoff, honours

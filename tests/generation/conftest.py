@@ -29,6 +29,8 @@ def _catalogue_seeded(request):
     if not LlmModel.objects.exists():
         seed = importlib.import_module("generation.migrations.0002_seed_catalogue_and_templates")
         seed.seed(apps, None)
+        refresh = importlib.import_module("generation.migrations.0004_refresh_anthropic_catalogue")
+        refresh.refresh(apps, None)
 
 
 @pytest.fixture(autouse=True)

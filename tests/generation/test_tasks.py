@@ -139,7 +139,7 @@ def test_anthropic_overloaded_529_is_retried(
         "succeeded",
         1,
         "anthropic",
-        "claude-3-5-haiku-latest",
+        "claude-haiku-4-5",
     )
     assert [r.path for r in fake_llm.requests] == ["/v1/messages", "/v1/messages"]
     assert fake_llm.requests[-1].api_key == CANARY_ANTHROPIC

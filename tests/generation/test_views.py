@@ -50,7 +50,7 @@ def test_generate_page_offers_templates_key_options_and_models(owner_client):
         "Customer support triage",
         'type="password"',
         "gpt-4o-mini",
-        "claude-sonnet-4-5",
+        "claude-sonnet-4-6",
         'name="requirement"',
     ):
         assert text in html, text
