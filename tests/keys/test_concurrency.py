@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
 
@@ -15,7 +16,8 @@ from tests.conftest import require_service
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 
-def test_racing_first_saves_leave_one_data_key_and_one_row(transactional_db, master_keys):
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_racing_first_saves_leave_one_data_key_and_one_row(master_keys):
     require_service("PostgreSQL (DATABASE_URL)", connection.vendor == "postgresql")
     org = OrganizationFactory()
     owners = [UserFactory() for _ in range(4)]
@@ -53,7 +55,8 @@ def test_racing_first_saves_leave_one_data_key_and_one_row(transactional_db, mas
     assert resolved.secret in values and resolved.key_id == key.pk
 
 
-def test_two_rotations_at_once_rewrap_each_data_key_exactly_once(transactional_db, master_keys):
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_rotations_at_once_rewrap_each_data_key_exactly_once(master_keys):
     require_service("PostgreSQL (DATABASE_URL)", connection.vendor == "postgresql")
     from accounts.models import AuditEvent
     from keys.rotation import data_keys_rotate
