@@ -171,13 +171,14 @@ def invitation_create(
         target=invitation,
         metadata={"email": email, "role": role},
     )
-    accept_url = settings.SITE_URL.rstrip("/") + reverse("accounts:invitation_accept", args=[token])
+    brand = _email_brand(organization)
+    accept_url = brand.pop("site_url") + reverse("accounts:invitation_accept", args=[token])
     context = {
         "invitation": invitation,
         "organization": organization,
         "inviter": actor,
         "accept_url": accept_url,
-        **_email_brand(organization),
+        **brand,
     }
     transaction.on_commit(
         lambda: send_mail(
@@ -192,13 +193,21 @@ def invitation_create(
 
 
 def _email_brand(organization: Organization) -> dict:
-    """Brand name and colour for emails about this organisation (white-label when entitled)."""
+    """Brand name, colour and link base for emails about this organisation (white-label
+    when entitled)."""
+    from urllib.parse import urlsplit
+
     from accounts.selectors import branding_for_org
 
     branding = branding_for_org(organization)
+    site_url = settings.SITE_URL.rstrip("/")
+    if branding is not None and branding.custom_domain:
+        # links in the organisation's emails point at its own domain (same scheme as ours)
+        site_url = f"{urlsplit(site_url).scheme or 'https'}://{branding.custom_domain}"
     return {
         "brand_name": (branding.brand_name if branding else "") or "CrewBuilder",
         "brand_color": (branding.primary_color if branding else "") or "#4f46e5",
+        "site_url": site_url,
     }
 
 

@@ -268,3 +268,19 @@ def test_invitation_email_is_plain_crewbuilder_without_branding(
             organization=tenant.org, actor=tenant.owner, email="zoe@acme.test"
         )
     assert "on CrewBuilder" in mail.outbox[-1].subject
+
+
+def test_invitation_link_uses_the_custom_domain(
+    enterprise, owner_client, django_capture_on_commit_callbacks, settings
+):
+    settings.SITE_URL = "https://app.crewbuilder.example"
+    with django_capture_on_commit_callbacks(execute=True):
+        _save(owner_client, custom_domain="crews.acme.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invitation_create(
+            organization=enterprise.org, actor=enterprise.owner, email="yan@acme.test"
+        )
+    assert "https://crews.acme.test/invitations/" in mail.outbox[-1].body
+    # the link works on that host
+    path = mail.outbox[-1].body.split("https://crews.acme.test", 1)[1].split()[0]
+    assert Client().get(path, HTTP_HOST="crews.acme.test").status_code == 200
