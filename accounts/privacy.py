@@ -192,12 +192,21 @@ def organization_delete(
         raise ValidationError({"confirm": "Type the organisation's name exactly to confirm."})
     org_id, name, uuid = organization.pk, organization.name, str(organization.uuid)
     Organization.objects.select_for_update().filter(pk=org_id).first()
-    cancelled = _call_if_present(
-        "billing.services",
-        "subscription_cancel_for_deletion",
-        organization=organization,
-        actor=actor,
-    )
+    from billing.stripe_gateway import GatewayError
+
+    try:
+        cancelled = _call_if_present(
+            "billing.services",
+            "subscription_cancel_for_deletion",
+            organization=organization,
+            actor=actor,
+        )
+    except GatewayError as exc:
+        # Nobody may keep being billed for a deleted workspace: stop here, delete nothing.
+        raise ValidationError(
+            "Stripe could not cancel the subscription just now, so nothing was deleted. "
+            "Try again in a minute."
+        ) from exc
     shredded = _call_if_present(
         "keys.services", "organization_keys_crypto_shred", organization=organization, actor=actor
     )

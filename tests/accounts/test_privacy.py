@@ -231,3 +231,22 @@ def test_outsider_cannot_delete_another_org(tenant, outsider_client):
     outsider_client.post("/settings/organization/delete/", {"confirm": "Acme"})
     assert Organization.objects.filter(pk=tenant.org.pk).exists()
     assert membership(tenant.org, tenant.owner).role == Role.OWNER
+
+
+def test_org_is_kept_when_stripe_cannot_cancel_the_subscription(tenant, owner_client, monkeypatch):
+    from billing import services as billing_services
+    from billing.stripe_gateway import GatewayError
+
+    key = key_services.provider_key_store(
+        organization=tenant.org, actor=tenant.owner, provider="openai", api_key=CANARY
+    )
+
+    def failing(*, organization, actor):
+        raise GatewayError("stripe unreachable")
+
+    monkeypatch.setattr(billing_services, "subscription_cancel_for_deletion", failing)
+    response = owner_client.post("/settings/organization/delete/", {"confirm": "Acme"})
+    assert response.status_code == 400
+    assert b"nothing was deleted" in response.content
+    assert Organization.objects.filter(pk=tenant.org.pk).exists()
+    assert ProviderKey.objects.filter(pk=key.pk).exists()
