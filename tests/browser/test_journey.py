@@ -223,3 +223,52 @@ def _journey(browser, site: str, fake_llm) -> None:
     shots(page, "branding")
 
     assert csp_violations == []
+
+
+def test_white_label_brand_applies_in_the_browser(browser, site, tmp_path, settings):
+    from django.db import connections
+
+    settings.MEDIA_ROOT = tmp_path
+    try:
+        _white_label(browser, site, tmp_path)
+    finally:
+        connections.close_all()
+
+
+def _white_label(browser, site: str, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from accounts.services import user_onboard
+
+    shots = Shots()
+    csp_violations: list[str] = []
+    owner = UserFactory(email="brand@example.test")
+    plan_assign(user_onboard(user=owner), "enterprise")
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (96, 32), (16, 120, 80)).save(logo)
+
+    page = _new_page(browser, csp_violations)
+    page.goto(f"{site}/accounts/login/")
+    page.fill("input[name=login]", owner.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r"/generate/"))
+    page.goto(f"{site}/settings/branding/")
+    page.fill("input[name=brand_name]", "Northwind Crews")
+    page.fill("input[name=primary_color]", "#0f766e")
+    page.fill("input[name=accent_color]", "#f59e0b")
+    page.set_input_files("input[name=logo]", str(logo))
+    page.click("button:has-text('Save')")
+    page.wait_for_selector("text=Branding saved.")
+    brand = page.locator("header .brand")
+    assert "Northwind Crews" in brand.inner_text()
+    assert brand.locator("img").evaluate("img => img.naturalWidth") > 0  # the logo loaded
+    primary = page.evaluate(
+        "getComputedStyle(document.documentElement).getPropertyValue('--primary').trim()"
+    )
+    assert primary == "#0f766e"
+    assert page.title().endswith("Northwind Crews")
+    shots(page, "branding-applied")
+    page.goto(f"{site}/generate/")
+    shots(page, "generate-branded")
+    assert csp_violations == []
