@@ -189,7 +189,7 @@ def test_staff_with_view_permission_can_read_but_not_change(tenant, staff_client
 # --- Deployment checks -----------------------------------------------------------------
 
 
-def test_check_deploy_is_clean_at_warning_level_with_production_settings():
+def _production_env() -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -206,6 +206,11 @@ def test_check_deploy_is_clean_at_warning_level_with_production_settings():
         # Sentry on (nothing is sent at start-up): the settings must load with it enabled
         SENTRY_DSN="http://public@127.0.0.1:9/1",
     )
+    return env
+
+
+def test_check_deploy_is_clean_at_warning_level_with_production_settings():
+    env = _production_env()
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
@@ -245,3 +250,32 @@ def test_operator_fixes_a_custom_domain_in_the_admin_with_validation(tenant):
     assert client.post(url, {**fields, "custom_domain": ""}).status_code == 302
     branding.refresh_from_db()
     assert branding.custom_domain is None
+
+
+def test_production_settings_use_secure_cookies_hsts_and_the_csp_middleware():
+    code = (
+        "import json; from django.conf import settings as s; print(json.dumps({"
+        "'session_secure': s.SESSION_COOKIE_SECURE, 'csrf_secure': s.CSRF_COOKIE_SECURE,"
+        "'session_httponly': s.SESSION_COOKIE_HTTPONLY, 'hsts': s.SECURE_HSTS_SECONDS,"
+        "'hsts_sub': s.SECURE_HSTS_INCLUDE_SUBDOMAINS, 'ssl_redirect': s.SECURE_SSL_REDIRECT,"
+        "'frame': s.X_FRAME_OPTIONS, 'middleware': s.MIDDLEWARE, 'debug': s.DEBUG}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=_production_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    import json
+
+    values = json.loads(result.stdout.strip().splitlines()[-1])
+    assert values["debug"] is False
+    assert values["session_secure"] is True and values["csrf_secure"] is True
+    assert values["session_httponly"] is True
+    assert values["hsts"] >= 31536000 and values["hsts_sub"] is True
+    assert values["ssl_redirect"] is True
+    assert values["frame"] == "DENY"
+    assert "crewbuilder.csp.ContentSecurityPolicyMiddleware" in values["middleware"]
