@@ -279,3 +279,21 @@ def test_production_settings_use_secure_cookies_hsts_and_the_csp_middleware():
     assert values["ssl_redirect"] is True
     assert values["frame"] == "DENY"
     assert "crewbuilder.csp.ContentSecurityPolicyMiddleware" in values["middleware"]
+
+
+def test_behind_a_proxy_the_client_ip_comes_from_x_forwarded_for(settings):
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    proxy = _ip()
+    attacker, bystander = _ip(), _ip()
+
+    def login(email, password, client_ip):
+        return Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=client_ip).post(
+            "/accounts/login/", {"login": email, "password": password}
+        )
+
+    for i in range(10):
+        login(f"spray{i}-{uuid.uuid4().hex[:6]}@acme.test", "wrong", attacker)
+    user = UserFactory(email=f"proxied-{uuid.uuid4().hex[:8]}@acme.test")
+    # the attacker's address is locked, the other client behind the same proxy is not
+    assert not _signed_in(login(user.email, PASSWORD, attacker))
+    assert _signed_in(login(user.email, PASSWORD, bystander))
