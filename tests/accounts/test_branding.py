@@ -284,3 +284,13 @@ def test_invitation_link_uses_the_custom_domain(
     # the link works on that host
     path = mail.outbox[-1].body.split("https://crews.acme.test", 1)[1].split()[0]
     assert Client().get(path, HTTP_HOST="crews.acme.test").status_code == 200
+
+
+def test_landing_on_a_custom_domain_speaks_with_the_brand(
+    enterprise, owner_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _save(owner_client, custom_domain="crews.acme.test")
+    page = Client().get("/", HTTP_HOST="crews.acme.test").content.decode()
+    assert "Acme Crews designs the agents" in page
+    assert "<title>" in page and "· Acme Crews</title>" in page
