@@ -123,7 +123,7 @@ class BillingAccountAdmin(admin.ModelAdmin):
                 organization=obj.organization, plan=obj.plan, actor=request.user
             )
 
-    @admin.action(description="Grant one generation credit")
+    @admin.action(description="Grant one generation credit", permissions=["change"])
     def grant_one_credit(self, request: HttpRequest, queryset: QuerySet) -> None:
         for account in queryset.select_related("organization"):
             services.credits_grant(
@@ -131,11 +131,11 @@ class BillingAccountAdmin(admin.ModelAdmin):
             )
         messages.success(request, f"Granted a credit to {queryset.count()} organisation(s).")
 
-    @admin.action(description="Clear the anomaly flag")
+    @admin.action(description="Clear the anomaly flag", permissions=["change"])
     def clear_anomaly_flag(self, request: HttpRequest, queryset: QuerySet) -> None:
         queryset.update(anomaly_flagged_at=None, anomaly_note="")
 
-    @admin.action(description="Scan today's usage for anomalies")
+    @admin.action(description="Scan today's usage for anomalies", permissions=["change"])
     def scan_anomalies_today(self, request: HttpRequest, queryset: QuerySet) -> None:
         flagged = services.usage_anomaly_scan()
         messages.info(request, f"{len(flagged)} organisation(s) flagged.")
@@ -159,7 +159,11 @@ class StripeEventAdmin(ReadOnlyAdmin):
     search_fields = ["event_id"]
     actions = ["reprocess"]
 
-    @admin.action(description="Reprocess failed events")
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        # The rows stay read-only; replaying needs the explicit change permission.
+        return request.user.has_perm("billing.change_stripeevent")
+
+    @admin.action(description="Reprocess failed events", permissions=["reprocess"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet) -> None:
         done = 0
         for event in queryset.filter(status=StripeEvent.Status.FAILED):

@@ -5,6 +5,8 @@ anyone else's generation)."""
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,6 +27,8 @@ from generation.models import Generation
 from keys.services import platform_key
 
 PAGE_SIZE = 20
+# Starter and custom template slugs; anything else in ?template= is ignored, not queried.
+_SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,100}")
 STAGES = [
     Generation.Stage.DESIGNING,
     Generation.Stage.RENDERING,
@@ -107,7 +111,7 @@ def generate(request: HttpRequest) -> HttpResponse:
 
     initial = {"key_choice": "platform"}
     slug = request.GET.get("template", "")
-    if slug:
+    if slug and _SLUG_RE.fullmatch(slug):
         template = selectors.crew_template_for(organization=request.organization, slug=slug)
         if template is not None:
             initial.update(template=template.slug, requirement=template.requirement)

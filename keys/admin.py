@@ -15,6 +15,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Deleting a key (or shredding a data key) goes through keys.services, which audits it.
+        return False
+
 
 @admin.register(ProviderKey)
 class ProviderKeyAdmin(ReadOnlyAdmin):

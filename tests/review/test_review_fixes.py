@@ -1,0 +1,65 @@
+"""Regression tests for defects found in the security review."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+
+from billing import services as billing
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _staff_with(*codenames: str) -> Client:
+    staff = UserFactory(email="ops@crewbuilder.test")
+    staff.is_staff = True
+    staff.save()
+    for codename in codenames:
+        staff.user_permissions.add(Permission.objects.get(codename=codename))
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def test_view_only_staff_cannot_grant_free_credits(tenant):
+    account = billing.billing_account_for(tenant.outsider_org)
+    client = _staff_with("view_billingaccount")
+    client.post(
+        "/admin/billing/billingaccount/",
+        {"action": "grant_one_credit", "_selected_action": [account.pk]},
+    )
+    account.refresh_from_db()
+    assert account.credit_balance == 0
+    page = client.get("/admin/billing/billingaccount/").content.decode()
+    assert "grant_one_credit" not in page
+
+
+def test_staff_with_change_permission_can_grant_a_credit(tenant):
+    account = billing.billing_account_for(tenant.outsider_org)
+    client = _staff_with("view_billingaccount", "change_billingaccount")
+    client.post(
+        "/admin/billing/billingaccount/",
+        {"action": "grant_one_credit", "_selected_action": [account.pk]},
+    )
+    account.refresh_from_db()
+    assert account.credit_balance == 1
+
+
+def test_staff_cannot_delete_keys_or_data_keys_in_the_admin(tenant):
+    client = _staff_with(
+        "view_providerkey",
+        "delete_providerkey",
+        "view_organizationdatakey",
+        "delete_organizationdatakey",
+    )
+    for url in ("/admin/keys/providerkey/", "/admin/keys/organizationdatakey/"):
+        assert "delete_selected" not in client.get(url).content.decode()
+
+
+def test_template_parameter_with_a_nul_byte_is_ignored_not_a_500(tenant, owner_client):
+    response = owner_client.get("/generate/?template=%00")
+    assert response.status_code == 200
+    response = owner_client.get("/generate/?template=" + "x" * 500)
+    assert response.status_code == 200
