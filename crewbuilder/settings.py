@@ -193,6 +193,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Keep Django's LOGGING (with the secret-redaction filter on every handler) in workers:
+# by default Celery replaces the root logger's handlers, and SDK loggers propagate to root.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Must exceed the hard time limit of the longest task so an unacked task is not redelivered
 # while it is still running (see generation/tasks.py for the ordered limits).
 CELERY_BROKER_TRANSPORT_OPTIONS = {

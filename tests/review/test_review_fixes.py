@@ -63,3 +63,16 @@ def test_template_parameter_with_a_nul_byte_is_ignored_not_a_500(tenant, owner_c
     assert response.status_code == 200
     response = owner_client.get("/generate/?template=" + "x" * 500)
     assert response.status_code == 200
+
+
+def test_celery_workers_keep_the_redacting_log_handlers():
+    import logging
+
+    from crewbuilder.celery import app
+
+    assert app.conf.worker_hijack_root_logger is False
+    # The root logger's handlers (what a worker keeps) all carry the redaction filter.
+    root_handlers = logging.getLogger().handlers
+    assert root_handlers
+    for handler in root_handlers:
+        assert any(type(f).__name__ == "RedactSecretsFilter" for f in handler.filters)
