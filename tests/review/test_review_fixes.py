@@ -78,3 +78,50 @@ def test_celery_workers_keep_the_redacting_log_handlers():
     assert root_handlers
     for handler in root_handlers:
         assert any(type(f).__name__ == "RedactSecretsFilter" for f in handler.filters)
+
+
+def _register_custom_domain(tenant, owner_client, settings, capture, domain):
+    from crewbuilder.hosts import AllowedHosts
+    from tests.factories import plan_assign
+
+    settings.ALLOWED_HOSTS = AllowedHosts(["testserver", "localhost", "127.0.0.1"])
+    plan_assign(tenant.org, "enterprise")
+    with capture(execute=True):
+        response = owner_client.post(
+            "/settings/branding/", {"brand_name": "X", "custom_domain": domain}
+        )
+    assert response.status_code in (200, 302)
+
+
+def test_password_reset_link_never_uses_a_tenant_custom_domain(
+    tenant, owner_client, settings, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    _register_custom_domain(
+        tenant, owner_client, settings, django_capture_on_commit_callbacks, "evil-attacker.example"
+    )
+    settings.SITE_URL = "https://app.crewbuilder.test"
+    with django_capture_on_commit_callbacks(execute=True):
+        Client().post(
+            "/accounts/password/reset/",
+            {"email": tenant.outsider.email},
+            HTTP_HOST="evil-attacker.example",
+        )
+    body = mail.outbox[-1].body
+    assert "evil-attacker.example/accounts" not in body
+    assert "https://app.crewbuilder.test/accounts/password/reset/key/" in body
+
+
+def test_login_next_to_a_tenant_custom_domain_is_not_followed(
+    tenant, owner_client, settings, django_capture_on_commit_callbacks
+):
+    _register_custom_domain(
+        tenant, owner_client, settings, django_capture_on_commit_callbacks, "evil-attacker.example"
+    )
+    response = Client().post(
+        "/accounts/login/?next=https://evil-attacker.example/phish",
+        {"login": tenant.outsider.email, "password": "correct horse battery staple"},
+    )
+    assert response.status_code == 302
+    assert "evil-attacker.example" not in response["Location"]
