@@ -234,8 +234,23 @@ def invitation_accept(*, token: str, user: User) -> Membership:
         raise PermissionDenied(
             "This invitation was sent to a different email address. Sign in as that address to accept it."
         )
+    organization = invitation.organization
+    already_member = Membership.objects.filter(organization=organization, user=user).exists()
+    if not already_member:
+        # Seats are checked again on acceptance (under the organisation lock): the plan may
+        # have shrunk since the invitation was sent.
+        Organization.objects.select_for_update().filter(pk=organization.pk).first()
+        limit = organization_seat_limit(organization=organization)
+        if (
+            limit is not None
+            and Membership.objects.filter(organization=organization).count() >= limit
+        ):
+            raise ValidationError(
+                f"{organization.name} has no free seat on its current plan ({limit} "
+                f"member{'s' if limit != 1 else ''}). Ask an owner to upgrade, then try again."
+            )
     membership, created = Membership.objects.get_or_create(
-        organization=invitation.organization, user=user, defaults={"role": invitation.role}
+        organization=organization, user=user, defaults={"role": invitation.role}
     )
     invitation.status = Invitation.Status.ACCEPTED
     invitation.accepted_by = user
@@ -269,7 +284,14 @@ def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
 
 
 def _owners(organization: Organization):
-    return Membership.objects.select_for_update().filter(organization=organization, role=Role.OWNER)
+    """The organisation's owners, counted under a lock on the organisation row.
+
+    Django drops FOR UPDATE from ``.count()``, so locking the owner rows alone would let
+    two owners leave (or demote each other) at once and leave nobody in charge; every
+    owner-count check serialises on the organisation row instead.
+    """
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    return Membership.objects.filter(organization=organization, role=Role.OWNER)
 
 
 @transaction.atomic

@@ -125,3 +125,71 @@ def test_login_next_to_a_tenant_custom_domain_is_not_followed(
     )
     assert response.status_code == 302
     assert "evil-attacker.example" not in response["Location"]
+
+
+def test_invitations_cannot_be_accepted_past_the_seat_limit_after_a_downgrade(tenant):
+    from django.core.exceptions import ValidationError
+
+    from accounts import services as accounts
+    from accounts.models import Membership
+    from tests.factories import plan_assign
+
+    plan_assign(tenant.org, "professional")
+    tokens = [
+        accounts.invitation_create(
+            organization=tenant.org, actor=tenant.owner, email=f"p{i}@x.test"
+        )[1]
+        for i in range(3)
+    ]
+    plan_assign(tenant.org, "basic")  # one seat; alice and bob already use two
+    for i, token in enumerate(tokens):
+        with pytest.raises(ValidationError, match="no free seat"):
+            accounts.invitation_accept(token=token, user=UserFactory(email=f"p{i}@x.test"))
+    assert Membership.objects.filter(organization=tenant.org).count() == 2
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_owners_leaving_at_once_leave_one_owner(postgres, monkeypatch):
+    import threading
+
+    from django.core.exceptions import ValidationError
+    from django.db import connection
+
+    from accounts import services as accounts
+    from accounts.models import Membership, Role
+    from tests.factories import MembershipFactory, OrganizationFactory
+
+    org = OrganizationFactory(name="Duo")
+    owners = [MembershipFactory(organization=org, role=Role.OWNER) for _ in range(2)]
+    MembershipFactory(organization=org, role=Role.MEMBER)
+    barrier = threading.Barrier(2, timeout=2)
+    real_audit = accounts.audit_record
+
+    def audit_then_wait(**kwargs):
+        # Hold the first leaver inside its transaction so the second overlaps it.
+        if kwargs.get("action") == "membership.left":
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                pass
+        return real_audit(**kwargs)
+
+    monkeypatch.setattr(accounts, "audit_record", audit_then_wait)
+    outcomes: list[str] = []
+
+    def leave(membership):
+        try:
+            accounts.membership_remove(membership=membership, actor=membership.user)
+            outcomes.append("left")
+        except ValidationError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=leave, args=(m,)) for m in owners]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["left", "refused"]
+    assert Membership.objects.filter(organization=org, role=Role.OWNER).count() == 1
