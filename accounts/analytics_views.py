@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts import analytics, charts
+from accounts.csvsafe import safe_cell
 from accounts.forms import UsagePeriodForm
 from accounts.permissions import Cap, can
 
@@ -118,15 +119,18 @@ def usage_export(request: HttpRequest) -> HttpResponse:
     ):
         writer.writerow(
             [
-                r["day"].isoformat(),
-                r["provider"],
-                r["model"],
-                r["user__email"] or "",
-                r["key_source"],
-                r["n"],
-                r["tin"] or 0,
-                r["tout"] or 0,
-                r["cost"] or 0,
+                safe_cell(value)
+                for value in (
+                    r["day"].isoformat(),
+                    r["provider"],
+                    r["model"],
+                    r["user__email"] or "",
+                    r["key_source"],
+                    r["n"],
+                    r["tin"] or 0,
+                    r["tout"] or 0,
+                    r["cost"] or 0,
+                )
             ]
         )
     response = HttpResponse(out.getvalue(), content_type="text/csv")

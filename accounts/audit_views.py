@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts import selectors
+from accounts.csvsafe import safe_cell
 from accounts.forms import AuditFilterForm
 from accounts.permissions import Cap, can
 
@@ -66,14 +67,6 @@ class _Echo:
         return value
 
 
-def _safe_cell(value: object) -> str:
-    """Neutralise spreadsheet formulas (CSV injection): a cell never starts with = + - @."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 def _rows(queryset) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
@@ -81,13 +74,13 @@ def _rows(queryset) -> Iterator[str]:
         details = "; ".join(f"{k}={v}" for k, v in sorted((event.metadata or {}).items()))
         yield writer.writerow(
             [
-                _safe_cell(event.created_at.astimezone(UTC).isoformat()),
-                _safe_cell(event.actor_label),
-                _safe_cell(event.action),
-                _safe_cell(event.target_type),
-                _safe_cell(event.target_id),
-                _safe_cell(event.target_label),
-                _safe_cell(details),
+                safe_cell(event.created_at.astimezone(UTC).isoformat()),
+                safe_cell(event.actor_label),
+                safe_cell(event.action),
+                safe_cell(event.target_type),
+                safe_cell(event.target_id),
+                safe_cell(event.target_label),
+                safe_cell(details),
             ]
         )
 

@@ -53,7 +53,13 @@ def logo_to_png(data: bytes) -> bytes:
             image.thumbnail((LOGO_OUTPUT_MAX_SIDE, LOGO_OUTPUT_MAX_SIDE))
             out = io.BytesIO()
             image.save(out, format="PNG", optimize=True)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as exc:
         raise ValidationError(
             {"logo": "That image could not be read. Upload a valid PNG or JPEG."}
         ) from exc

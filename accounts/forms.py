@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from django import forms
 
 from accounts.models import Role
@@ -59,6 +61,8 @@ class AuditFilterForm(forms.Form):
     def clean(self):
         data = super().clean()
         since, until = data.get("since"), data.get("until")
+        if until and until >= date.max:
+            self.add_error("until", "Enter a date before 9999-12-31.")
         if since and until and since > until:
             self.add_error("until", "The end date is before the start date.")
         return data

@@ -193,3 +193,54 @@ def test_two_owners_leaving_at_once_leave_one_owner(postgres, monkeypatch):
         t.join()
     assert sorted(outcomes) == ["left", "refused"]
     assert Membership.objects.filter(organization=org, role=Role.OWNER).count() == 1
+
+
+def test_audit_filter_with_the_last_date_is_a_field_error_not_a_500(tenant, owner_client):
+    for url in ("/settings/audit/?until=9999-12-31", "/settings/audit/export.csv?until=9999-12-31"):
+        response = owner_client.get(url)
+        assert response.status_code == 400, url
+
+
+def test_decompression_bomb_logo_is_a_field_error_not_a_500(tenant, owner_client):
+    import struct
+    import zlib
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import plan_assign
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = b"\x89PNG\r\n\x1a\n" + chunk(
+        b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 6, 0, 0, 0)
+    )
+    plan_assign(tenant.org, "enterprise")
+    logo = SimpleUploadedFile("logo.png", header + chunk(b"IEND", b""), content_type="image/png")
+    response = owner_client.post("/settings/branding/", {"brand_name": "X", "logo": logo})
+    assert response.status_code == 400
+    assert b"logo" in response.content.lower()
+
+
+def test_usage_csv_neutralises_formula_cells(tenant, owner_client):
+    from accounts.models import Role
+    from generation.models import Generation
+    from tests.factories import MembershipFactory
+
+    evil = UserFactory(email="=2+3@x.test")
+    MembershipFactory(organization=tenant.org, user=evil, role=Role.MEMBER)
+    Generation.objects.create(
+        organization=tenant.org,
+        user=evil,
+        requirement="x" * 30,
+        provider="fallback",
+        model="fallback",
+        key_source="platform",
+    )
+    body = owner_client.get("/settings/analytics/export.csv?days=30").content.decode()
+    rows = [line.split(",") for line in body.splitlines()[1:]]
+    assert rows
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+    assert any("'=2+3@x.test" in row for row in rows)
