@@ -68,6 +68,29 @@ def organization_has_api_access(organization: Organization) -> tuple[bool, str]:
     return bool(entitlements.api_access), entitlements.plan_name
 
 
+def api_token_billing_account(token: ApiToken):
+    """(loaded, account) — the organisation's billing account as read by
+    ``api_token_authenticate`` in this request (``account`` None: the organisation has
+    none). ``loaded`` is False for a token that did not come from that lookup."""
+    related = Organization.billing_account.related
+    organization = token.organization
+    if not related.is_cached(organization):
+        return False, None
+    return True, related.get_cached_value(organization)
+
+
+def api_token_has_api_access(token: ApiToken) -> tuple[bool, str]:
+    """``organization_has_api_access`` for an authenticated token, from the billing account
+    its lookup already read (no query)."""
+    from billing.selectors import entitlements_from
+
+    loaded, account = api_token_billing_account(token)
+    if not loaded:
+        return organization_has_api_access(token.organization)
+    entitlements = entitlements_from(account)
+    return bool(entitlements.api_access), entitlements.plan_name
+
+
 # --- reads -------------------------------------------------------------------------------
 
 
@@ -197,9 +220,10 @@ def _revoke_tokens_of_leaving_member(*, organization: Organization, user: User) 
 def api_token_authenticate(*, raw: str) -> ApiToken | None:
     """Return the active token for a presented ``cb_…`` string, or None.
 
-    One query: the row by its lookup prefix, with its organisation, creator and the
-    creator's current role in the organisation (``token.creator_role``; None when they
-    are no longer a member, which makes the token invalid)."""
+    One query: the row by its lookup prefix, with its organisation, creator, the
+    organisation's billing account and plan, and the creator's current role in the
+    organisation (``token.creator_role``; None when they are no longer a member, which
+    makes the token invalid)."""
     if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
     lookup = raw[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + LOOKUP_LENGTH]
@@ -207,7 +231,12 @@ def api_token_authenticate(*, raw: str) -> ApiToken | None:
         return None
     now = timezone.now()
     token = (
-        ApiToken.objects.select_related("organization", "created_by")
+        # The organisation's billing account and plan come in the same row, so the API's
+        # plan check and the charge reservation need no further read (see
+        # ``api_token_billing_account``).
+        ApiToken.objects.select_related(
+            "organization", "created_by", "organization__billing_account__plan"
+        )
         .annotate(
             creator_role=Subquery(
                 Membership.objects.filter(

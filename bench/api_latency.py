@@ -279,6 +279,7 @@ def main() -> int:
     if not env["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
         raise SystemExit("The benchmark needs PostgreSQL (DATABASE_URL=postgres://…).")
     _purge_queue(env["REDIS_URL"])
+    load_before = os.getloadavg()
     tokens = _setup(env)
     port = _free_port()
     server = _start_gunicorn(env, port)
@@ -338,7 +339,15 @@ def main() -> int:
     print(
         f"\nAPI latency — gunicorn {WORKERS} workers × {THREADS} threads, {CLIENTS} client threads, "
         f"{SECONDS:.0f} s each, {os.cpu_count()} CPUs (clients on the same machine), "
-        f"one organisation and token per client\n"
+        f"one organisation and token per client"
+    )
+    load_after = os.getloadavg()
+    print(
+        "machine load (1/5/15-min averages): before "
+        + "/".join(f"{x:.2f}" for x in load_before)
+        + ", after "
+        + "/".join(f"{x:.2f}" for x in load_after)
+        + " (other processes share the cores; compare runs at similar load)\n"
     )
     print(f"{'scenario':<50} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p50 / bare':>11}  statuses")
     for r in results:

@@ -319,44 +319,67 @@ def _payment_required_message() -> str:
     )
 
 
-@transaction.atomic
+_READ = object()  # charge_reserve(account=...) not given: read the billing account
+
+
 def charge_reserve(
-    *, organization, generation_id, key_source: str, model_class: str = "standard"
+    *,
+    organization,
+    generation_id,
+    key_source: str,
+    model_class: str = "standard",
+    account: BillingAccount | None | object = _READ,
+    new_generation: bool = False,
+    savepoint: bool = True,
 ) -> Charge:
     """Reserve payment for one generation. ``key_source`` is the resolved key's source:
     ``one_time``/``user``/``organization``/``stored`` (own key, free), ``platform``
-    (CrewBuilder AI) or ``fallback`` (no LLM used). Idempotent per generation id."""
-    existing = (
-        GenerationCharge.objects.filter(generation_id=generation_id)
-        .values_list("charged_as", flat=True)
-        .first()
-    )
-    if existing is not None:
-        return Charge(existing)
-    period_start = None
-    if key_source in OWN_KEY_SOURCES:
-        charged_as = "own_key"
-    elif key_source == "fallback":
-        charged_as = "none"
-    elif key_source == "platform":
-        charged_as, period_start = _reserve_platform(
-            organization=organization, generation_id=generation_id, model_class=model_class
+    (CrewBuilder AI) or ``fallback`` (no LLM used). Idempotent per generation id.
+
+    For the hot path (``generation_create``) — none of these changes what is charged:
+    ``account`` is the organisation's billing account (with its plan) when the caller has
+    already read it in this request (None: it has none), so it is not read again;
+    ``new_generation`` says the generation id was allocated in this transaction, so no
+    charge can exist for it and the idempotency lookup is skipped (the unique
+    ``generation_id`` still guards it); ``savepoint=False`` skips the SAVEPOINT/RELEASE
+    pair when the caller's transaction rolls back as a whole on any error raised here."""
+    with transaction.atomic(savepoint=savepoint):
+        if not new_generation:
+            existing = (
+                GenerationCharge.objects.filter(generation_id=generation_id)
+                .values_list("charged_as", flat=True)
+                .first()
+            )
+            if existing is not None:
+                return Charge(existing)
+        period_start = None
+        if key_source in OWN_KEY_SOURCES:
+            charged_as = "own_key"
+        elif key_source == "fallback":
+            charged_as = "none"
+        elif key_source == "platform":
+            if account is _READ:
+                account = selectors.billing_account_of(organization)
+            charged_as, period_start = _reserve_platform(
+                organization=organization,
+                generation_id=generation_id,
+                model_class=model_class,
+                account=account,
+            )
+        else:
+            raise BillingError(f"Unknown key source {key_source!r}.")
+        GenerationCharge.objects.create(
+            generation_id=generation_id,
+            organization=organization,
+            charged_as=charged_as,
+            period_start=period_start,
         )
-    else:
-        raise BillingError(f"Unknown key source {key_source!r}.")
-    GenerationCharge.objects.create(
-        generation_id=generation_id,
-        organization=organization,
-        charged_as=charged_as,
-        period_start=period_start,
-    )
-    return Charge(charged_as)
+        return Charge(charged_as)
 
 
 def _reserve_platform(
-    *, organization, generation_id, model_class: str
+    *, organization, generation_id, model_class: str, account: BillingAccount | None
 ) -> tuple[str, datetime | None]:
-    account = selectors.billing_account_of(organization)
     ent = selectors.entitlements_from(account)
     if ent.past_due:
         raise PaymentRequired(

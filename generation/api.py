@@ -30,6 +30,7 @@ from rest_framework.response import Response
 
 from accounts.permissions import Cap
 from accounts.selectors import get_for_org_or_404
+from accounts.tokens import api_token_billing_account
 from crewbuilder.api.exceptions import Conflict
 from crewbuilder.api.pagination import NewestFirstPagination
 from crewbuilder.api.views import TokenAPIView
@@ -141,8 +142,10 @@ def _idempotency_key(request) -> str | None:
     return key
 
 
-def _generation_for(request, pk) -> Generation:
-    return get_for_org_or_404(Generation.objects.all(), request, pk=pk)
+def _generation_for(request, pk, *, with_zip: bool = False) -> Generation:
+    # Only the download needs the zip bytes; the detail leaves them in the database.
+    queryset = Generation.objects.all() if with_zip else Generation.objects.defer("zip_data")
+    return get_for_org_or_404(queryset, request, pk=pk)
 
 
 class GenerationListCreateView(TokenAPIView):
@@ -180,6 +183,11 @@ class GenerationListCreateView(TokenAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         key = _idempotency_key(request)
+        token = request.auth
+        # The token lookup already read the creator's role and the billing account: hand
+        # them down rather than have the service read them again.
+        loaded, billing_account = api_token_billing_account(token)
+        prefetched = {"billing_account": billing_account} if loaded else {}
         # The service answers a replay (same key, same fingerprint) with the original
         # generation, handles the concurrent-insert race, and raises IdempotencyConflict
         # (409) for the same key with another body.
@@ -194,6 +202,8 @@ class GenerationListCreateView(TokenAPIView):
             template=data["template"],
             idempotency_key=key,
             request_fingerprint=request_fingerprint(data) if key else "",
+            user_role=token.creator_role,
+            **prefetched,
         )
         return Response(selectors.generation_public(generation), status=202)
 
@@ -217,7 +227,7 @@ class GenerationDownloadView(TokenAPIView):
         tags=["generations"],
     )
     def get(self, request, pk):
-        generation = _generation_for(request, pk)
+        generation = _generation_for(request, pk, with_zip=True)
         try:
             data = selectors.generation_zip(generation)
         except selectors.ZipNotReady as exc:

@@ -127,10 +127,15 @@ def _model_for(*, provider: str, model: str | None) -> tuple[LlmModel | None, st
     return row, row.name if row else DEFAULT_MODELS.get(provider, ""), []
 
 
-def _require_role(*, user, organization, capability: str) -> None:
+_UNREAD = object()  # generation_create(billing_account=...) not given: billing reads it
+
+
+def _require_role(*, user, organization, capability: str, role: str | None = None) -> None:
     if user is None:  # API calls on an organisation token: the token grants generation
         return
-    if not can(role_of(user=user, organization=organization), capability):
+    if role is None:  # not already read in this request (the API token lookup reads it)
+        role = role_of(user=user, organization=organization)
+    if not can(role, capability):
         raise PermissionDenied("Your role in this organisation does not allow generating.")
 
 
@@ -157,6 +162,8 @@ def generation_create(
     idempotency_key: str | None = None,
     request_fingerprint: str = "",
     allow_questions: bool = False,
+    user_role: str | None = None,
+    billing_account=_UNREAD,
 ) -> Generation:
     """Validate, resolve which key pays, reserve the charge and queue the generation.
 
@@ -165,8 +172,13 @@ def generation_create(
     body, and billing's ``PaymentRequired`` / ``PlanNotAllowed`` untouched. Nothing is
     created when any of them is raised. ``api_key`` (one-time keys) is handed to the keys
     service and only its opaque reference is stored.
+
+    ``user_role`` (the user's current role in the organisation) and ``billing_account``
+    (the organisation's billing account with its plan, None for none) may be passed by a
+    caller that has already read them in this request — the API's token lookup reads
+    both — so they are not read again; the rules applied are the same.
     """
-    _require_role(user=user, organization=organization, capability=Cap.GENERATE)
+    _require_role(user=user, organization=organization, capability=Cap.GENERATE, role=user_role)
     if idempotency_key:
         existing = _existing_for_idempotency(
             organization=organization,
@@ -256,32 +268,44 @@ def generation_create(
         idempotency_key=idempotency_key or None,
         request_fingerprint=request_fingerprint,
     )
-    try:
-        with transaction.atomic():
-            generation.save(force_insert=True)
-    except IntegrityError:
-        if not idempotency_key:
-            raise
-        # Lost a race with an identical request: answer with the winner's generation.
-        existing = _existing_for_idempotency(
-            organization=organization,
-            idempotency_key=idempotency_key,
-            request_fingerprint=request_fingerprint,
-        )
-        if existing is None:
-            raise
-        return existing
+    if idempotency_key:
+        # Insert first, in a savepoint: a concurrent identical request that won the race
+        # on the unique (organisation, key) makes this INSERT fail before anything is
+        # reserved, and this request answers with the winner's generation.
+        try:
+            with transaction.atomic():
+                generation.save(force_insert=True)
+        except IntegrityError:
+            # Lost a race with an identical request: answer with the winner's generation.
+            existing = _existing_for_idempotency(
+                organization=organization,
+                idempotency_key=idempotency_key,
+                request_fingerprint=request_fingerprint,
+            )
+            if existing is None:
+                raise
+            return existing
 
+    # Every error below propagates and rolls this whole transaction back, so billing
+    # needs no savepoint of its own; the generation id is new, so no charge exists yet.
+    reserve = {} if billing_account is _UNREAD else {"account": billing_account}
     charge = billing.charge_reserve(
         organization=organization,
         generation_id=generation.id,
         key_source=resolved_source,
         model_class=model_class,
+        new_generation=True,
+        savepoint=False,
+        **reserve,
     )
     generation.charged_as = charge.charged_as
     if key_source == Generation.KeySource.ONE_TIME:
         generation.one_time_key_ref = keys.one_time_key_stash(api_key=api_key, provider=provider)
-    generation.save(update_fields=["charged_as", "one_time_key_ref"])
+    if idempotency_key:
+        generation.save(update_fields=["charged_as", "one_time_key_ref"])
+    else:
+        # No race to lose: one INSERT with the charge already known (no UPDATE after it).
+        generation.save(force_insert=True)
     audit_record(
         organization=organization,
         actor=user,

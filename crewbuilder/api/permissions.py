@@ -15,7 +15,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from accounts.models import ApiToken
 from accounts.permissions import Cap, can
-from accounts.tokens import api_access_denied_message, organization_has_api_access
+from accounts.tokens import api_access_denied_message, api_token_has_api_access
 
 
 class ApiTokenPermission(BasePermission):
@@ -23,7 +23,7 @@ class ApiTokenPermission(BasePermission):
         token = request.auth
         if not isinstance(token, ApiToken):
             return False  # DRF answers 401 with WWW-Authenticate: Bearer
-        allowed, plan_name = organization_has_api_access(token.organization)
+        allowed, plan_name = api_token_has_api_access(token)
         if not allowed:
             raise exceptions.PermissionDenied(
                 api_access_denied_message(plan_name=plan_name), code="plan_not_allowed"

@@ -1,0 +1,134 @@
+"""Query-count guards for the API's hot paths (issue #6's benchmark): an enqueue and a
+detail must not creep back up. The token lookup is the one read that brings the token,
+its organisation, the creator's role and the billing account with its plan; nothing
+after it reads the role or the billing account again. The rules those reads feed (plan
+gate, role, past-due pause, quota) still apply on the very next request.
+
+Counts are with the test's own transaction around the request (``generation_create``'s
+transaction is a SAVEPOINT/RELEASE pair here, BEGIN/COMMIT in production: the same count).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import Membership, Role
+from billing.models import BillingAccount, Plan
+from billing.services import billing_plan_assign
+from generation.models import Generation
+from tests.api.conftest import ApiClient, error_of
+
+GENERATIONS = "/api/v1/generations/"
+BODY = {
+    "requirement": "Every morning, read new support tickets and draft replies for the team.",
+    "key_source": "platform",
+    "provider": "openai",
+}
+
+# token+org+role+billing+plan, savepoint, model catalogue, daily cap UPDATE, quota UPDATE,
+# charge INSERT, generation INSERT, audit INSERT, release.
+CREATE_QUERIES = 9
+# … plus the idempotency lookup and the insert-first savepoint pair with the UPDATE of the
+# charge onto the row (the race on the key must be lost before anything is reserved).
+CREATE_WITH_KEY_QUERIES = 13
+# token+org+role+billing+plan, the generation (without its zip bytes).
+DETAIL_QUERIES = 2
+
+
+@pytest.fixture(autouse=True)
+def _platform_key(settings):
+    """CrewBuilder AI on the platform key (the benchmark's paid path); runs never start
+    here because on-commit callbacks do not fire inside the test transaction."""
+    settings.OPENAI_API_KEY = "sk-test-platform-key-never-called-00000000"
+    settings.CREWBUILDER_GENERATION_RUNNER = "sync"
+
+
+def _warm(client: ApiClient) -> dict:
+    """First request of the day: creates the usage counters and writes last_used_at."""
+    response = client.post_json(GENERATIONS, BODY)
+    assert response.status_code == 202, response.content
+    return response.json()
+
+
+def _sql(queries) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries]
+
+
+def test_api_create_costs_nine_queries_and_reads_role_and_billing_once(
+    api, django_assert_num_queries
+):
+    client = api.owner
+    _warm(client)
+    with django_assert_num_queries(CREATE_QUERIES) as queries:
+        response = client.post_json(GENERATIONS, BODY)
+    assert response.status_code == 202, response.content
+    assert response.json()["charged_as"] == "quota"
+    sql = _sql(queries)
+    assert sum("billing_billingaccount" in q for q in sql) == 1  # in the token lookup only
+    assert sum("accounts_membership" in q for q in sql) == 1
+    assert "billing_billingaccount" in sql[0] and "accounts_membership" in sql[0]
+    assert not any(q.startswith('UPDATE "generation_generation"') for q in sql)
+    assert Generation.objects.filter(organization=api.tenant.org).count() == 2
+
+
+def test_api_create_with_a_new_idempotency_key_costs_thirteen_queries(
+    api, django_assert_num_queries
+):
+    client = api.owner
+    _warm(client)
+    with django_assert_num_queries(CREATE_WITH_KEY_QUERIES):
+        response = client.post_json(GENERATIONS, BODY, headers={"Idempotency-Key": "perf-1"})
+    assert response.status_code == 202, response.content
+    replay = client.post_json(GENERATIONS, BODY, headers={"Idempotency-Key": "perf-1"})
+    assert replay.json()["id"] == response.json()["id"]
+    assert replay.json()["charged_as"] == "quota"
+
+
+def test_api_detail_costs_two_queries(api, django_assert_num_queries):
+    client = api.owner
+    created = _warm(client)
+    with django_assert_num_queries(DETAIL_QUERIES) as queries:
+        response = client.get(f"{GENERATIONS}{created['id']}/")
+    assert response.status_code == 200
+    assert response.json()["id"] == created["id"]
+    assert '"zip_data"' not in _sql(queries)[-1]  # the detail never loads the zip bytes
+
+
+def test_plan_downgrade_between_requests_is_seen_by_the_next_request(api, tenant):
+    client = api.owner
+    _warm(client)
+    billing_plan_assign(organization=tenant.org, plan=Plan.objects.get(slug="basic"), actor=None)
+    response = client.post_json(GENERATIONS, BODY)
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "plan_not_allowed"
+
+
+def test_past_due_account_read_with_the_token_still_pauses_platform_generations(api, tenant):
+    client = api.owner
+    _warm(client)
+    BillingAccount.objects.filter(organization=tenant.org).update(
+        plan_source=BillingAccount.PlanSource.STRIPE, subscription_status="past_due"
+    )
+    before = Generation.objects.filter(organization=tenant.org).count()
+    response = client.post_json(GENERATIONS, BODY)
+    assert response.status_code == 402
+    assert Generation.objects.filter(organization=tenant.org).count() == before
+
+
+def test_quota_limit_read_with_the_token_still_refuses_the_next_generation(api, tenant):
+    client = api.owner
+    _warm(client)
+    BillingAccount.objects.filter(organization=tenant.org).update(generations_override=1)
+    response = client.post_json(GENERATIONS, BODY)
+    assert response.status_code == 402
+    assert error_of(response)["code"]
+
+
+def test_demoted_creator_cannot_enqueue_on_the_next_request(api, tenant):
+    client = api.owner
+    _warm(client)
+    Membership.objects.filter(organization=tenant.org, user=tenant.owner).update(role=Role.VIEWER)
+    before = Generation.objects.filter(organization=tenant.org).count()
+    response = client.post_json(GENERATIONS, BODY)
+    assert response.status_code == 403
+    assert Generation.objects.filter(organization=tenant.org).count() == before
