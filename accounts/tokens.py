@@ -230,10 +230,7 @@ def api_token_authenticate(*, raw: str) -> ApiToken | None:
     if len(lookup) != LOOKUP_LENGTH:
         return None
     now = timezone.now()
-    token = (
-        # The organisation's billing account and plan come in the same row, so the API's
-        # plan check and the charge reservation need no further read (see
-        # ``api_token_billing_account``).
+    rows = (
         ApiToken.objects.select_related(
             "organization", "created_by", "organization__billing_account__plan"
         )
@@ -241,13 +238,21 @@ def api_token_authenticate(*, raw: str) -> ApiToken | None:
             creator_role=Subquery(
                 Membership.objects.filter(
                     organization_id=OuterRef("organization_id"), user_id=OuterRef("created_by_id")
-                ).values("role")[:1]
+                )
+                .order_by()  # (organisation, user) is unique: nothing to order
+                .values("role")[:1]
             )
         )
         .filter(prefix=lookup, revoked_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .first()
-    )
+        .order_by()  # the prefix is unique: no ORDER BY for first()
+    )[
+        # The organisation's billing account and plan come in the same row, so the API's
+        # plan check and the charge reservation need no further read (see
+        # ``api_token_billing_account``).
+        :1
+    ]
+    token = next(iter(rows), None)
     if token is None or not hmac.compare_digest(token.token_hash, _hash(raw)):
         return None
     if token.created_by_id is None or token.creator_role is None:

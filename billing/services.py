@@ -151,15 +151,36 @@ def quota_give_back(*, organization_id: int, period_start: datetime) -> None:
     ).update(used=F("used") - 1)
 
 
+_DAILY = DailyUsage._meta.db_table
+# The same guarded UPDATE the ORM would build (``count < cap``), written once like the
+# quota's: it runs on every CrewBuilder AI enqueue.
+_DAILY_TAKE_LIMITED = (
+    f'UPDATE {_DAILY} SET "count" = "count" + 1 '  # noqa: S608 - constant table name
+    'WHERE organization_id = %s AND day = %s AND "count" < %s'
+)
+_DAILY_TAKE_UNLIMITED = (
+    f'UPDATE {_DAILY} SET "count" = "count" + 1 '  # noqa: S608 - constant table name
+    "WHERE organization_id = %s AND day = %s"
+)
+
+
+def _daily_take(*, organization_id: int, day: date, cap: int | None) -> bool:
+    value = connection.ops.adapt_datefield_value(day)
+    with connection.cursor() as cursor:
+        if cap is None:
+            cursor.execute(_DAILY_TAKE_UNLIMITED, [organization_id, value])
+        else:
+            cursor.execute(_DAILY_TAKE_LIMITED, [organization_id, value, cap])
+        return cursor.rowcount == 1
+
+
 def daily_reserve(*, organization_id: int, day: date, cap: int | None) -> bool:
-    rows = DailyUsage.objects.filter(organization_id=organization_id, day=day)
-    guarded = rows if cap is None else rows.filter(count__lt=cap)
-    if guarded.update(count=F("count") + 1):
+    if _daily_take(organization_id=organization_id, day=day, cap=cap):
         return True
     if cap is not None and cap <= 0:
         return False
     DailyUsage.objects.get_or_create(organization_id=organization_id, day=day)
-    return bool(guarded.update(count=F("count") + 1))
+    return _daily_take(organization_id=organization_id, day=day, cap=cap)
 
 
 # --- credits ledger -----------------------------------------------------------------------
