@@ -203,6 +203,7 @@ class GenerationListCreateView(TokenAPIView):
             idempotency_key=key,
             request_fingerprint=request_fingerprint(data) if key else "",
             user_role=token.creator_role,
+            personal_keys=False,  # a token acts for the organisation, not its creator
             **prefetched,
         )
         return Response(selectors.generation_public(generation), status=202)

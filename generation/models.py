@@ -195,6 +195,9 @@ class Generation(models.Model):
     notice = models.CharField(max_length=300, blank=True)
 
     allow_questions = models.BooleanField(default=False)
+    # False for generations made with an organisation's API token: "stored" then means the
+    # organisation's keys only, at creation and again when the run resolves its key.
+    personal_keys_allowed = models.BooleanField(default=True)
     questions = models.JSONField(default=list, blank=True)
     answers = models.JSONField(null=True, blank=True)
 

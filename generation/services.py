@@ -164,6 +164,7 @@ def generation_create(
     allow_questions: bool = False,
     user_role: str | None = None,
     billing_account=_UNREAD,
+    personal_keys: bool = True,
 ) -> Generation:
     """Validate, resolve which key pays, reserve the charge and queue the generation.
 
@@ -177,6 +178,9 @@ def generation_create(
     (the organisation's billing account with its plan, None for none) may be passed by a
     caller that has already read them in this request — the API's token lookup reads
     both — so they are not read again; the rules applied are the same.
+
+    ``personal_keys=False`` (API tokens) resolves ``stored`` to the organisation's keys
+    only: an organisation's token never spends its creator's personal provider key.
     """
     _require_role(user=user, organization=organization, capability=Cap.GENERATE, role=user_role)
     if idempotency_key:
@@ -225,7 +229,10 @@ def generation_create(
     key_id = None
     if key_source == Generation.KeySource.STORED:
         stored = keys.provider_key_resolve(
-            organization=organization, user=user, provider=provider, allow_platform=False
+            organization=organization,
+            user=user if personal_keys else None,
+            provider=provider,
+            allow_platform=False,
         )
         if stored is None or stored.source not in {"user", "organization"}:
             label = PROVIDER_LABELS[provider]
@@ -263,6 +270,7 @@ def generation_create(
         key_source=key_source,
         resolved_key_source=resolved_source,
         provider_key_id=key_id,
+        personal_keys_allowed=personal_keys,
         model_class=model_class,
         allow_questions=allow_questions,
         idempotency_key=idempotency_key or None,
@@ -398,7 +406,10 @@ def _run_key(g: Generation) -> ResolvedKey | None:
         return ResolvedKey(provider=g.provider, source="one_time", secret=secret)
     if g.key_source == Generation.KeySource.STORED:
         key = keys.provider_key_resolve(
-            organization=g.organization, user=g.user, provider=g.provider, allow_platform=False
+            organization=g.organization,
+            user=g.user if g.personal_keys_allowed else None,
+            provider=g.provider,
+            allow_platform=False,
         )
         if key is None or key.source not in {"user", "organization"}:
             raise GenerationError(
