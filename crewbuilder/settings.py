@@ -240,7 +240,13 @@ CREWBUILDER_GENERATION_RETRY_MAX_SECONDS = env.float(
 CELERY_BEAT_SCHEDULE: dict = {
     # abandoned generations (lost messages, a restarted embedded runner) are queued again
     "generation-requeue-stale": {"task": "generation.requeue_stale", "schedule": 3600.0},
+    # a generation waiting on unanswered questions gives back its charge after the TTL
+    "generation-expire-unanswered": {
+        "task": "generation.expire_unanswered",
+        "schedule": 3600.0,
+    },
 }
+CREWBUILDER_QUESTIONS_TTL_HOURS = env.int("CREWBUILDER_QUESTIONS_TTL_HOURS", default=48)
 
 # --- Provider keys vault
 CREWBUILDER_KEY_BACKEND = env("CREWBUILDER_KEY_BACKEND", default="database")

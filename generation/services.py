@@ -745,6 +745,34 @@ def generations_requeue_stale(*, older_than: timedelta | None = None) -> list:
     return ids
 
 
+def generations_expire_unanswered(*, older_than: timedelta | None = None) -> list:
+    """Fail every generation whose clarifying questions went unanswered for
+    ``older_than`` (default ``CREWBUILDER_QUESTIONS_TTL_HOURS``). Failing releases what it
+    was charged, exactly once, so a walked-away user gets the quota or credit back.
+    Returns the ids it failed."""
+    ttl = older_than or timedelta(hours=settings.CREWBUILDER_QUESTIONS_TTL_HOURS)
+    candidates = Generation.objects.filter(
+        status=Generation.Status.QUEUED,
+        answers__isnull=True,
+        updated_at__lt=timezone.now() - ttl,
+    ).only("id", "status", "questions", "answers", "finished_at")
+    expired = []
+    for g in candidates:
+        if not g.awaiting_answers:
+            continue
+        hours = round(ttl.total_seconds() / 3600)
+        if generation_fail(
+            generation_id=g.id,
+            code="questions_unanswered",
+            message=(
+                f"The designer's questions were not answered within {hours} hours, so the "
+                "generation was stopped and its charge given back. Start a new one any time."
+            ),
+        ):
+            expired.append(g.id)
+    return expired
+
+
 # --------------------------------------------------------------------------- questions
 
 

@@ -175,3 +175,8 @@ def generation_enqueue(generation_id) -> None:
 @shared_task(name="generation.requeue_stale")
 def generation_requeue_stale_task() -> int:
     return len(services.generations_requeue_stale())
+
+
+@shared_task(name="generation.expire_unanswered")
+def generation_expire_unanswered_task() -> int:
+    return len(services.generations_expire_unanswered())
