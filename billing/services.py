@@ -457,6 +457,12 @@ def charge_release(*, organization, generation_id, charged_as: str = "") -> None
     if not released:
         return
     charge = GenerationCharge.objects.get(generation_id=generation_id)
+    if charge.charged_as in ("quota", "credit"):
+        # A failed CrewBuilder AI generation does not count towards the daily cap either:
+        # a provider outage must not lock an organisation out for the rest of the day.
+        DailyUsage.objects.filter(
+            organization_id=charge.organization_id, day=charge.created_at.date(), count__gt=0
+        ).update(count=F("count") - 1)
     if charge.charged_as == "quota" and charge.period_start is not None:
         quota_give_back(organization_id=charge.organization_id, period_start=charge.period_start)
     elif charge.charged_as == "credit":
