@@ -15,6 +15,10 @@ throttle counters, validation, model lookup, daily cap, quota reserve, charge ro
 audit row, Celery publish on commit). A third baseline, the bare view plus one
 ``SELECT 1``, shows what a single database round trip costs on the machine at that moment.
 
+Besides latency and throughput, each scenario reports the CPU milliseconds per request
+spent by the gunicorn workers and by the database's Postgres backends (from /proc): on a
+machine shared with other work, latency swings with the load, the CPU cost much less.
+
 Targets (issue #6): enqueue p50 ≤ 8 × the bare view's p50; ≥ 500 req/s at 8 clients.
 
 When gunicorn imports this module (``bench.api_latency:application``) it serves the
@@ -218,9 +222,61 @@ def _start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
     raise SystemExit(f"gunicorn did not start: {last}")
 
 
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of one process (clock ticks), 0 when it is gone or unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+class CpuMeter:
+    """CPU seconds spent by the gunicorn workers and by the benchmark database's Postgres
+    backends during a scenario. Divided by the requests served, it is a per-request cost
+    that depends far less on what else the shared machine is doing than latency does."""
+
+    def __init__(self, master_pid: int, database_url: str):
+        self.master_pid = master_pid
+        self.database_url = database_url.replace("postgres://", "postgresql://")
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def _workers(self) -> list[int]:
+        try:
+            children = Path(f"/proc/{self.master_pid}/task/{self.master_pid}/children")
+            return [int(pid) for pid in children.read_text().split()]
+        except OSError:
+            return []
+
+    def _backends(self) -> list[int]:
+        import psycopg
+
+        name = self.database_url.rsplit("/", 1)[1]
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def snapshot(self) -> dict[str, dict[int, int]]:
+        return {
+            "app": {pid: _cpu_ticks(pid) for pid in self._workers()},
+            "db": {pid: _cpu_ticks(pid) for pid in self._backends()},
+        }
+
+    def seconds(self, before: dict, after: dict) -> dict[str, float]:
+        return {
+            kind: sum(ticks - before[kind].get(pid, 0) for pid, ticks in after[kind].items())
+            / self.tick
+            for kind in ("app", "db")
+        }
+
+
 class Driver:
-    def __init__(self, port: int):
+    def __init__(self, port: int, meter: CpuMeter | None = None):
         self.port = port
+        self.meter = meter
 
     def _request(self, conn, method: str, path: str, body: bytes | None, headers: dict):
         conn.request(method, path, body=body, headers=headers)
@@ -257,14 +313,20 @@ class Driver:
                     statuses[code] = statuses.get(code, 0) + count
 
         threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+        cpu_before = self.meter.snapshot() if self.meter else None
         t0 = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - t0
+        cpu = {"app": 0.0, "db": 0.0}
+        if self.meter:
+            cpu = self.meter.seconds(cpu_before, self.meter.snapshot())
         latencies.sort()
         return {
+            "app_cpu_ms": cpu["app"] * 1000 / max(len(latencies), 1),
+            "db_cpu_ms": cpu["db"] * 1000 / max(len(latencies), 1),
             "name": name,
             "requests": len(latencies),
             "rps": len(latencies) / elapsed,
@@ -284,7 +346,7 @@ def main() -> int:
     port = _free_port()
     server = _start_gunicorn(env, port)
     try:
-        driver = Driver(port)
+        driver = Driver(port, CpuMeter(server.pid, env["DATABASE_URL"]))
         auth = [
             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             for token in tokens
@@ -349,13 +411,20 @@ def main() -> int:
         + "/".join(f"{x:.2f}" for x in load_after)
         + " (other processes share the cores; compare runs at similar load)\n"
     )
-    print(f"{'scenario':<50} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p50 / bare':>11}  statuses")
+    print(
+        f"{'scenario':<50} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p50 / bare':>11} "
+        f"{'app CPU':>8} {'PG CPU':>7}  statuses"
+    )
     for r in results:
         ratio = r["p50"] / (bare["POST"] if "POST" in r["name"] else bare["GET"])
         print(
             f"{r['name']:<50} {r['rps']:>8.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} "
-            f"{ratio:>10.1f}x  {r['statuses']}"
+            f"{ratio:>10.1f}x {r['app_cpu_ms']:>8.2f} {r['db_cpu_ms']:>7.2f}  {r['statuses']}"
         )
+    print(
+        "(app CPU / PG CPU: milliseconds of gunicorn-worker / Postgres-backend CPU per "
+        "request; 2 cores give 2000 ms of CPU per second, shared with the clients)"
+    )
     enqueue, detail_result = results[3], results[4]
     ok = True
     for r in (enqueue, detail_result):

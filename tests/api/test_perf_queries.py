@@ -132,3 +132,47 @@ def test_demoted_creator_cannot_enqueue_on_the_next_request(api, tenant):
     response = client.post_json(GENERATIONS, BODY)
     assert response.status_code == 403
     assert Generation.objects.filter(organization=tenant.org).count() == before
+
+
+def _state(token) -> dict:
+    org = token.organization
+    account = getattr(org, "billing_account", None)
+    return {
+        "token": {f.attname: getattr(token, f.attname) for f in token._meta.concrete_fields},
+        "role": token.creator_role,
+        "org": {f.attname: getattr(org, f.attname) for f in org._meta.concrete_fields},
+        "user": {
+            f.attname: getattr(token.created_by, f.attname)
+            for f in token.created_by._meta.concrete_fields
+        },
+        "account": None
+        if account is None
+        else {f.attname: getattr(account, f.attname) for f in account._meta.concrete_fields},
+        "plan": None if account is None or account.plan is None else account.plan.slug,
+    }
+
+
+def test_prepared_token_lookup_builds_what_the_orm_query_builds(
+    api, tenant, django_assert_num_queries
+):
+    from accounts.tokens import _token_lookup, _token_queryset
+
+    prefix = api.owner_raw[3:15]
+    orm = next(iter(_token_queryset(prefix)))
+    with django_assert_num_queries(1):
+        prepared = _token_lookup(prefix)
+        state = _state(prepared)  # everything came with the one row
+    assert state == _state(orm)
+    assert state["plan"] == "professional" and state["role"] == "owner"
+    assert _token_lookup("0" * 12) is None
+
+
+def test_prepared_token_lookup_caches_a_missing_billing_account_as_none(api, tenant):
+    from accounts.tokens import _token_lookup, api_token_billing_account
+
+    BillingAccount.objects.filter(organization=tenant.org).delete()
+    token = _token_lookup(api.owner_raw[3:15])
+    assert api_token_billing_account(token) == (True, None)
+    response = api.owner.get(GENERATIONS)  # Free without an account: no API access
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "plan_not_allowed"
