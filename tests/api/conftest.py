@@ -11,16 +11,14 @@ from django.test import Client
 from accounts.models import ApiToken
 from accounts.tokens import api_token_create
 from tests.conftest import Tenant
+from tests.factories import plan_assign
 
 PLAN_PROFESSIONAL = "professional"
 
 
-def assign_plan(org, slug: str) -> None:
-    from billing.models import Plan
-    from billing.services import billing_plan_assign, plans_seed
-
-    plans_seed()
-    billing_plan_assign(organization=org, plan=Plan.objects.get(slug=slug), actor=None)
+# One helper for giving a test organisation a plan (tests/factories.py); re-exported under
+# the name this folder's tests import.
+assign_plan = plan_assign
 
 
 class ApiClient(Client):

@@ -10,7 +10,7 @@ import pytest
 from django.apps import apps
 
 from accounts.models import Role
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, UserFactory, plan_assign
 
 CANARY_OPENAI = "sk-canary0000SECRET0000openai0000key0000xyz"
 CANARY_ANTHROPIC = "sk-ant-canary0000SECRET0000anthropic0000key00"
@@ -43,12 +43,9 @@ def _generation_settings(settings):
     return settings
 
 
-def assign_plan(org, slug: str) -> None:
-    from billing.models import Plan
-    from billing.services import billing_plan_assign, plans_seed
-
-    plans_seed()
-    billing_plan_assign(organization=org, plan=Plan.objects.get(slug=slug), actor=None)
+# One helper for giving a test organisation a plan (tests/factories.py); re-exported under
+# the name this folder's tests import.
+assign_plan = plan_assign
 
 
 @pytest.fixture
