@@ -115,15 +115,22 @@ _QUOTA_TAKE_UNLIMITED = (
 )
 
 
+def _guarded_take(limited_sql: str, unlimited_sql: str, params: list, limit: int | None) -> bool:
+    """Run one counter's guarded ``+ 1`` UPDATE; True when it took a unit."""
+    with connection.cursor() as cursor:
+        if limit is None:
+            cursor.execute(unlimited_sql, params)
+        else:
+            cursor.execute(limited_sql, [*params, limit])
+        return cursor.rowcount == 1
+
+
 def _quota_take(*, organization_id: int, period_start: datetime, limit: int | None) -> bool:
     # Raw SQL skips the field's adaptation (SQLite stores datetimes as text): do it here.
     start = connection.ops.adapt_datetimefield_value(period_start)
-    with connection.cursor() as cursor:
-        if limit is None:
-            cursor.execute(_QUOTA_TAKE_UNLIMITED, [organization_id, start])
-        else:
-            cursor.execute(_QUOTA_TAKE_LIMITED, [organization_id, start, limit])
-        return cursor.rowcount == 1
+    return _guarded_take(
+        _QUOTA_TAKE_LIMITED, _QUOTA_TAKE_UNLIMITED, [organization_id, start], limit
+    )
 
 
 def quota_reserve(
@@ -166,12 +173,7 @@ _DAILY_TAKE_UNLIMITED = (
 
 def _daily_take(*, organization_id: int, day: date, cap: int | None) -> bool:
     value = connection.ops.adapt_datefield_value(day)
-    with connection.cursor() as cursor:
-        if cap is None:
-            cursor.execute(_DAILY_TAKE_UNLIMITED, [organization_id, value])
-        else:
-            cursor.execute(_DAILY_TAKE_LIMITED, [organization_id, value, cap])
-        return cursor.rowcount == 1
+    return _guarded_take(_DAILY_TAKE_LIMITED, _DAILY_TAKE_UNLIMITED, [organization_id, value], cap)
 
 
 def daily_reserve(*, organization_id: int, day: date, cap: int | None) -> bool:
