@@ -102,3 +102,29 @@ def test_viewer_cannot_save_templates_and_starters_cannot_be_deleted(tenant, vie
     mine = services.crew_template_create(organization=tenant.org, actor=tenant.owner, name="Mine")
     services.crew_template_delete(template=mine, actor=tenant.member)
     assert not CrewTemplate.objects.filter(pk=mine.pk).exists()
+
+
+def test_custom_templates_are_kept_but_not_offered_after_a_downgrade(tenant):
+    assign_plan(tenant.org, "professional")
+    template = services.crew_template_create(
+        organization=tenant.org,
+        actor=tenant.owner,
+        name="Market watch",
+        requirement="Watch the EV battery market and report weekly to executives.",
+        blueprint=sample_design(),
+    )
+    assign_plan(tenant.org, "basic")
+    assert selectors.crew_template_for(organization=tenant.org, slug="market-watch") is None
+    with pytest.raises(ValidationError) as exc:
+        services.generation_create(
+            organization=tenant.org,
+            user=tenant.owner,
+            requirement="Watch the EV battery market and report weekly to executives.",
+            key_source="platform",
+            provider="openai",
+            template="market-watch",
+        )
+    assert "template" in exc.value.message_dict
+    assert CrewTemplate.objects.filter(pk=template.pk).exists()
+    assign_plan(tenant.org, "professional")  # upgrading brings it back
+    assert selectors.crew_template_for(organization=tenant.org, slug="market-watch") == template
