@@ -81,3 +81,22 @@ def charge_calls(monkeypatch):
     monkeypatch.setattr(billing, "charge_commit", commit)
     monkeypatch.setattr(billing, "charge_release", release)
     return calls
+
+
+def create_generation(tenant, capture, *, requirement: str, **kwargs):
+    """Create a generation as alice (CrewBuilder AI on OpenAI unless overridden), run what
+    it queued after commit, and return it fresh from the database."""
+    from generation import services
+
+    args = {
+        "organization": tenant.org,
+        "user": tenant.owner,
+        "requirement": requirement,
+        "key_source": "platform",
+        "provider": "openai",
+    }
+    args.update(kwargs)
+    with capture(execute=True):
+        g = services.generation_create(**args)
+    g.refresh_from_db()
+    return g

@@ -20,7 +20,7 @@ from billing.services import PaymentRequired
 from generation import services
 from generation.checks import CheckResult
 from generation.models import Generation
-from tests.generation.conftest import assign_plan
+from tests.generation.conftest import assign_plan, create_generation
 
 pytestmark = pytest.mark.django_db
 
@@ -37,18 +37,8 @@ CONTRACT_FILES = {
 
 
 def create(tenant, django_capture_on_commit_callbacks, **kwargs):
-    args = {
-        "organization": tenant.org,
-        "user": tenant.owner,
-        "requirement": REQ,
-        "key_source": "platform",
-        "provider": "openai",
-    }
-    args.update(kwargs)
-    with django_capture_on_commit_callbacks(execute=True):
-        g = services.generation_create(**args)
-    g.refresh_from_db()
-    return g
+    kwargs.setdefault("requirement", REQ)
+    return create_generation(tenant, django_capture_on_commit_callbacks, **kwargs)
 
 
 def test_without_any_key_crewbuilder_ai_uses_the_deterministic_designer_end_to_end(

@@ -20,7 +20,12 @@ from generation import providers, services, tasks
 from generation.models import Generation
 from keys.models import ProviderKey
 from keys.services import provider_key_store
-from tests.generation.conftest import CANARY_ANTHROPIC, CANARY_OPENAI, assign_plan
+from tests.generation.conftest import (
+    CANARY_ANTHROPIC,
+    CANARY_OPENAI,
+    assign_plan,
+    create_generation,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -31,18 +36,8 @@ REQ = (
 
 
 def run(tenant, django_capture_on_commit_callbacks, **kwargs) -> Generation:
-    args = {
-        "organization": tenant.org,
-        "user": tenant.owner,
-        "requirement": REQ,
-        "key_source": "platform",
-        "provider": "openai",
-    }
-    args.update(kwargs)
-    with django_capture_on_commit_callbacks(execute=True):
-        g = services.generation_create(**args)
-    g.refresh_from_db()
-    return g
+    kwargs.setdefault("requirement", REQ)
+    return create_generation(tenant, django_capture_on_commit_callbacks, **kwargs)
 
 
 @pytest.fixture
