@@ -390,9 +390,7 @@ def check_output_files(p: _Project) -> str:
                     found.append(("crew.py", value))
     problems = []
     for where, path in found:
-        problem = (
-            output_file_problem(path) if isinstance(path, str) else "must be a literal string"
-        )
+        problem = output_file_problem(path) if isinstance(path, str) else "must be a literal string"
         if problem:
             problems.append(f"{where}: output_file {path!r} {problem}")
     if problems:
