@@ -17,8 +17,8 @@ from tests.generation.conftest import CANARY_OPENAI, assign_plan
 pytestmark = pytest.mark.django_db
 
 REQ = (
-    "Research the top five competitors in the meal-kit market each week and write a short "
-    "pricing comparison for our marketing team."
+    "Research the main competitors in the EV battery market and write a short pricing "
+    "comparison for our marketing team."
 )
 
 

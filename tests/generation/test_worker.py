@@ -34,8 +34,8 @@ pytestmark = [
 
 BASE_DIR = Path(django_settings.BASE_DIR)
 REQ = (
-    "Every Friday collect the week's customer support tickets, group them by theme and "
-    "write a summary with suggested fixes for the product team."
+    "Collect the week's EV battery market news, group it by theme and write a summary "
+    "with suggested actions for the product team."
 )
 
 
