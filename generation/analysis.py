@@ -54,7 +54,9 @@ FILE = re.compile(
     re.I | re.UNICODE,
 )
 FOLDER = re.compile(
-    r"(?:(?<=\s)|^)`?((?:[\w\-]+/)+)`?(?=[\s,.;:)]|$)|\b(?:folder|directory|dossier|ordner|carpeta)\s+(?:named\s+|called\s+)?[`\"']?([\w\-]+)[`\"']?",
+    r"(?:(?<=\s)|^)`?((?:[\w\-]+/)+)`?(?=[\s,.;:)]|$)"
+    r"|\b(?!(?:the|a|an|our|my|your|this|that|same|shared|output)\b)([\w\-]+)\s+(?:folder|directory)\b"
+    r"|\b(?:folder|directory|dossier|ordner|carpeta)\s+(?:named|called|nommé|namens|llamada)\s+[`\"']?([\w\-]+)",
     re.I | re.UNICODE,
 )
 OUTPUT_CUE = re.compile(
@@ -213,6 +215,7 @@ class ScheduleSpec:
 class Quantity:
     number: int
     noun: str
+    word: str = ""  # "three" when written as a word
 
 
 @dataclass(frozen=True)
@@ -421,6 +424,8 @@ def leading_verb(clause: str, lang: str) -> tuple[str, str] | None:
                 return None
             word = first.group(0)
             forms = _english_forms(word) if table_lang == "en" else [word]
+            if "-" in word:  # "envoie-la", "clasifícalas" stays whole
+                forms.append(word.split("-")[0])
             if phrase in forms:
                 return kind, phrase
     return None
@@ -475,6 +480,8 @@ def _split_clauses(sentence: str, lang: str) -> list[str]:
     if lang in {"ja", "zh"}:
         parts = re.split(r"[、，,]", sentence)
         return [p for p in (s.strip() for s in parts) if p]
+    # Lists in parentheses ("(name, email, budget)") are not steps: hide their commas.
+    sentence = re.sub(r"\([^()]*\)", lambda m: m.group(0).replace(",", "\x01"), sentence)
     parts = [p for p in CLAUSE_SPLIT.split(sentence) if p and p.strip()]
     if lang in {"de", "nl"}:
         # Verbs come last in German/Dutch clauses: split on "und"/"en" when both halves
@@ -502,13 +509,13 @@ def _split_clauses(sentence: str, lang: str) -> list[str]:
         current = pieces[0]
         for sep, piece in zip(pieces[1::2], pieces[2::2], strict=False):
             candidate = strip_lead_ins(piece)
-            if candidate and leading_verb(candidate, lang) and len(candidate.split()) >= 1:
+            if candidate and leading_verb(candidate, lang) and len(candidate.split()) >= 2:
                 out.append(current)
                 current = piece
             else:
                 current = current + sep + piece
         out.append(current)
-    return [c.strip(" ,") for c in out if c.strip(" ,")]
+    return [c.strip(" ,").replace("\x01", ",") for c in out if c.strip(" ,")]
 
 
 def _sentences(text: str) -> list[str]:
@@ -563,7 +570,7 @@ def _folders(text: str, files: list[NamedFile]) -> list[str]:
     no_urls = URL.sub(" ", text)
     file_dirs = {f.name.rsplit("/", 1)[0] + "/" for f in files if "/" in f.name}
     for m in FOLDER.finditer(no_urls):
-        name = (m.group(1) or m.group(2) or "").strip("/")
+        name = (m.group(1) or m.group(2) or m.group(3) or "").strip("/")
         if not name or name.lower() in {"output", "src", "tests"}:
             continue
         if name + "/" in file_dirs or len(name) > 60:
@@ -791,7 +798,7 @@ def _quantities(text: str) -> list[Quantity]:
         if m.group(1) in {"one"}:
             continue  # "one per keyword", "one of" — not a quantity
         if not any(q.number == number and q.noun == noun for q in found):
-            found.append(Quantity(number=number, noun=noun))
+            found.append(Quantity(number=number, noun=noun, word=m.group(1)))
     return found[:6]
 
 
@@ -811,7 +818,11 @@ def _output_language(text: str, language: str) -> str:
 
 def _subject(steps: list[StepSpec], sentences: list[str], language: str) -> str:
     # The first step that works on something ("read leads.csv" names only the source).
-    main = next((s for s in steps if s.kind not in {"read", "save"}), steps[0] if steps else None)
+    pronoun = re.compile(r"^\S+\s+(?:them|it|this|that|these|those|everything|all)\b", re.I)
+    main = next(
+        (s for s in steps if s.kind not in {"read", "save"} and not pronoun.match(s.text)),
+        next((s for s in steps if not pronoun.match(s.text)), None),
+    )
     source = main.text if main else (sentences[0] if sentences else "")
     source = URL.sub("", source).strip(" .!?;:,-")
     if language not in {"ja", "zh"}:

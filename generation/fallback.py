@@ -515,10 +515,9 @@ def build_design(analysis: Analysis, *, blueprint: dict | None = None) -> dict[s
         for key in t.tools:
             if key in TOOL_CATALOGUE and key not in agent["tools"] and len(agent["tools"]) < 6:
                 agent["tools"].append(key)
-        if t.kind in {"research", "monitor"} or not t.from_user:
-            for key in data.get("tools", []):
-                if key not in agent["tools"] and len(agent["tools"]) < 6:
-                    agent["tools"].append(key)
+        for key in data.get("tools", []):  # the kind's usual tools (roles.yaml)
+            if key not in agent["tools"] and len(agent["tools"]) < 6:
+                agent["tools"].append(key)
 
         task_id = f"{t.kind}_task"
         while task_id in used_ids or task_id in RESERVED_MEMBER_NAMES:

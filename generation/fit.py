@@ -93,14 +93,10 @@ def _all_tools(design: CrewDesign) -> set[str]:
 
 
 def _declared(design: CrewDesign, label: str) -> bool:
+    """A service the project cannot reach is declared as an integration (so the README's
+    "What you need to connect" lists it), e.g. "Notion (not connected)"."""
     needle = label.lower().split(" (")[0]
-    if any(needle in i.name.lower() for i in design.integrations):
-        return True
-    return any(
-        needle in t.description.lower()
-        and re.search(r"\bno\b[^.]{0,40}\btool\b", t.description.lower())  # noqa: E501
-        for t in design.tasks
-    )
+    return any(needle in i.name.lower() for i in design.integrations)
 
 
 def _file_item(design: CrewDesign, name: str, kind: str) -> FitItem:
@@ -131,6 +127,16 @@ GENERIC_WORDS = frozenset(
     information content text texts output outputs file files task tasks crew agent agents
     weekly daily monthly every each short long good best main most other some things thing
     week month today people""".split()
+)
+
+
+IDENTITY = re.compile(
+    r"\b([^\W\d_][\w\-]{2,})\s+(?:shop|store|company|business|agency|app|application|startup|"
+    r"brand|clinic|clinics|restaurant|platform|saas|firm|studio)\b",
+    re.I | re.UNICODE,
+)
+IDENTITY_FILLERS = frozenset(
+    """online small local new our your their the web mobile whole b2b b2c first big""".split()
 )
 
 
@@ -165,9 +171,19 @@ def _subject_item(analysis: Analysis, design: CrewDesign) -> FitItem | None:
         + list(design.inputs.values())
         + [design.title, design.summary]
     )
-    found = wanted & _content_words(design_text)
+    have = _content_words(design_text)
+    found = wanted & have
     label = f"about: {analysis.subject or 'the request'}"[:120]
-    if found:
+    # What the business is ("plant shop", "scheduling app") must survive any paraphrase.
+    identity = {
+        m.group(1).lower()[:6]
+        for m in IDENTITY.finditer(" ".join(s.text for s in analysis.steps))
+        if m.group(1).lower() not in GENERIC_WORDS | IDENTITY_FILLERS
+    }
+    missing_identity = identity - have
+    if missing_identity:
+        return FitItem("subject", label, False, "the design is about another business or product")
+    if len(found) * 2 >= len(wanted):
         return FitItem("subject", label, True, "shares the request's subject words")
     return FitItem("subject", label, False, "the design is about something else")
 
@@ -180,10 +196,25 @@ def fit_report(analysis: Analysis, design: CrewDesign) -> FitReport:
     if (subject := _subject_item(analysis, design)) is not None:
         items.append(subject)
 
+    kinds = {s.kind for s in analysis.steps if not s.inferred}
+    if "research" in kinds:
+        ok = "web_search" in tools
+        items.append(
+            FitItem(
+                "step", "research on the web", ok, "web_search tool" if ok else "no web search tool"
+            )  # noqa: E501
+        )
+    if "monitor" in kinds and not analysis.urls:
+        ok = bool(tools & WEB_TOOLS)
+        items.append(
+            FitItem(
+                "step", "watch web pages", ok, "web page reader" if ok else "no web page reader"
+            )  # noqa: E501
+        )
     for f in analysis.input_files:
         items.append(_file_item(design, f.name, f.kind))
     for folder in analysis.folders:
-        ok = folder.lower() in all_text and bool(tools & {"directory_reader", "file_reader"})
+        ok = folder.lower() in all_text and {"directory_reader", "file_reader"} <= tools
         items.append(
             FitItem(
                 "folder",
@@ -194,7 +225,7 @@ def fit_report(analysis: Analysis, design: CrewDesign) -> FitReport:
         )
     for url in analysis.urls:
         present = url in design.inputs.values() or url.lower() in all_text
-        ok = present and bool(tools & (WEB_TOOLS | {"web_search"}))
+        ok = present and bool(tools & WEB_TOOLS)
         how = (
             "an input read by the web page reader"
             if ok
@@ -212,9 +243,7 @@ def fit_report(analysis: Analysis, design: CrewDesign) -> FitReport:
                     FitItem("service", label, ok, f"{tool} tool" if ok else f"no {tool} tool")
                 )
             elif service.key == "email" and action == "read":
-                ok = _declared(design, "email") or (
-                    "directory_reader" in tools and "emails" in all_text
-                )
+                ok = _declared(design, "email") and {"directory_reader", "file_reader"} <= tools
                 items.append(
                     FitItem(
                         "service",
@@ -281,7 +310,15 @@ def fit_report(analysis: Analysis, design: CrewDesign) -> FitReport:
         names = (analysis.output_language_name.lower(),) + NATIVE_LANGUAGE_NAMES.get(
             analysis.output_language, ()
         )
-        without = [task_id for task_id, _, text in texts if not any(n in text for n in names)]
+        pattern = (
+            r"\b(?:write|writes|written|answer|respond|reply|output|outputs|produce|language)\b"
+            r"[^.]{0,60}\b(?:in|into)\s+(?:" + "|".join(re.escape(n) for n in names) + r")\b"
+        )
+        native = [re.escape(n) for n in names if not n.isascii()]
+        if native:  # "日本語で書いてください" names the language in its own script
+            pattern += "|" + "|".join(native)
+        rule = re.compile(pattern)
+        without = [t.id for t in design.tasks if not rule.search(t.description.lower())]
         items.append(
             FitItem(
                 "language",
@@ -293,7 +330,9 @@ def fit_report(analysis: Analysis, design: CrewDesign) -> FitReport:
             )
         )
     for q in analysis.quantities:
-        ok = re.search(rf"(?<!\d){q.number}(?!\d)", all_text) is not None
+        ok = re.search(rf"(?<!\d){q.number}(?!\d)", all_text) is not None or bool(
+            q.word and re.search(rf"\b{re.escape(q.word)}\b", all_text)
+        )
         items.append(
             FitItem("quantity", f"{q.number} {q.noun}", ok, "kept" if ok else "not in any task")
         )  # noqa: E501

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from generation.analysis import analyse
 from generation.checks import run_checks
 from generation.design import validate_design
-from generation.analysis import analyse
 from generation.fallback import fallback_design
 from generation.renderer import render_project
 

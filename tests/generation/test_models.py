@@ -4,9 +4,9 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from generation import selectors
+from generation.analysis import analyse, roles_data
 from generation.checks import run_checks
 from generation.design import validate_design
-from generation.analysis import analyse, roles_data
 from generation.fallback import fallback_design
 from generation.models import CrewTemplate, Generation, LlmModel
 from generation.renderer import render_project

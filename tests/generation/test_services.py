@@ -3,9 +3,8 @@ key configured), with the real renderer, checks, packaging and billing services.
 
 from __future__ import annotations
 
-import json
-
 import io
+import json
 import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
