@@ -75,6 +75,7 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crewbuilder.settings")
     os.environ.setdefault("CREWBUILDER_TESTING", "true")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
     django.setup()

@@ -82,10 +82,13 @@ unset CREWBUILDER_TESTING || true
 
 start_web() {  # start_web <dir> <python> <media root> <port> <log>
   local dir=$1 python=$2 media=$3 port=$4 log=$5
+  local extra=()
+  # gunicorn >= 27 opens a control socket at one fixed path per user: not ours to share
+  if "$python" -m gunicorn --help 2>/dev/null | grep -q -- --no-control-socket; then extra+=(--no-control-socket); fi
   (cd "$dir" && PYTHONPATH="$dir" DJANGO_DEBUG=false "$python" manage.py collectstatic --noinput >/dev/null)
   (cd "$dir" && exec env PYTHONPATH="$dir" CREWBUILDER_MEDIA_ROOT="$media" \
      "$python" -m gunicorn crewbuilder.wsgi:application --bind "127.0.0.1:$port" \
-     --workers 1 --threads 4 --timeout 120 >"$log" 2>&1) &
+     --workers 1 --threads 4 --timeout 120 "${extra[@]}" >"$log" 2>&1) &
   pids+=($!)
   web_pid=$!
 }
@@ -121,11 +124,13 @@ where=$(cd "$work/clone" && PYTHONPATH="$work/clone" "$py" -c 'import crewbuilde
 case "$where" in "$work/clone/"*) ;; *) fail "the second web process would not run the fresh clone's code ($where)";; esac
 port=$(free_port)
 CREWBUILDER_GENERATION_RUNNER=sync start_web "$work/clone" "$py" "$work/media-b" "$port" "$work/web-b.log"
+b_pid=$web_pid
 "$py" scripts/upgrade_check/journey.py logo-fetch --base-url "http://127.0.0.1:$port" \
   --manifest "$fixture/manifest.json" --record "$work/logo.json" \
   || { tail -n 40 "$work/web-b.log"; fail "logo after restart"; }
 [ -z "$(ls -A "$work/media-b")" ] || fail "the web process wrote to its media directory: $(ls -R "$work/media-b")"
 
-dropdb -h 127.0.0.1 -U postgres --if-exists "$db"
+stop_web "$b_pid"
+dropdb -h 127.0.0.1 -U postgres --if-exists "$db"  # kept when a step failed, to look at
 echo
 echo "upgrade from $version: all checks passed"
