@@ -60,6 +60,7 @@ step "migrate to HEAD"
 CREWBUILDER_TESTING=true CREWBUILDER_MEDIA_ROOT="$work/old-media" "$py" manage.py migrate --noinput \
   | grep -E "Applying|No migrations" || true
 CREWBUILDER_TESTING=true "$py" manage.py migrate --check >/dev/null || fail "migrations left unapplied"
+CREWBUILDER_TESTING=true "$py" manage.py keys_verify || fail "stored keys do not decrypt after the upgrade"
 
 step "nothing lost, a new generation charged (pytest tests/upgrade, media directory empty)"
 CREWBUILDER_UPGRADE_DATABASE_URL="$DATABASE_URL" CREWBUILDER_MEDIA_ROOT="$work/empty-media" \
