@@ -4,7 +4,8 @@ key (``CREWBUILDER_KEY_BACKEND=aws-kms``).
 
 The wrapping key id recorded with every wrapped data key says who can open it:
 ``<ID>`` is a local master key, ``vault:<transit key>:v<N>`` a Vault transit key version,
-``aws-kms:<key ARN>`` an AWS KMS key.
+``kms:<partition>:<region>:<account>:<key id>`` an AWS KMS key (its ARN, compacted to fit
+the 80-character column).
 Unwrapping dispatches on that id, not on the current setting, so switching backends is
 just a rotation (``manage.py keys_rotate``) and nothing has to be re-entered.
 """
@@ -23,7 +24,7 @@ from keys.crypto import DecryptionFailed, master_key_ring, open_sealed, seal
 logger = logging.getLogger("crewbuilder.keys")
 
 VAULT_PREFIX = "vault:"
-KMS_PREFIX = "aws-kms:"
+KMS_PREFIX = "kms:"
 
 
 class LocalBackend:
@@ -112,6 +113,18 @@ def vault_backend() -> VaultBackend:
     )
 
 
+def kms_key_id_for_arn(arn: str) -> str:
+    """``arn:aws:kms:eu-west-1:111122223333:key/<id>`` → ``kms:aws:eu-west-1:111122223333:<id>``
+    (at most 78 characters even for aws-us-gov; a full ARN with a prefix would not fit)."""
+    _, partition, _service, region, account, resource = arn.split(":", 5)
+    return f"{KMS_PREFIX}{partition}:{region}:{account}:{resource.removeprefix('key/')}"
+
+
+def kms_arn_of(key_id: str) -> str:
+    partition, region, account, resource = key_id[len(KMS_PREFIX) :].split(":", 3)
+    return f"arn:{partition}:kms:{region}:{account}:key/{resource}"
+
+
 def kms_encryption_context(context: bytes) -> dict[str, str]:
     """The row binding as a KMS encryption context: ``crewbuilder/data-key/v1|org=7`` →
     ``{"purpose": "crewbuilder/data-key/v1", "organization": "7"}``. KMS refuses to decrypt
@@ -128,7 +141,7 @@ def kms_encryption_context(context: bytes) -> dict[str, str]:
 class AwsKmsBackend:
     """AWS KMS: ``Encrypt``/``Decrypt`` of the data key (at most 4 KiB, so no envelope of
     our own) under a symmetric KMS key, the organisation as encryption context. The
-    recorded id is the key's ARN: KMS's automatic rotation keeps the ARN (old ciphertexts
+    recorded id is the key's ARN (compacted): KMS's automatic rotation keeps the ARN (old ciphertexts
     still decrypt), moving to another key is a ``keys_rotate``."""
 
     name = "aws-kms"
@@ -157,7 +170,7 @@ class AwsKmsBackend:
         )
 
     def _key_id(self, arn: str) -> str:
-        return f"{KMS_PREFIX}{arn}"
+        return kms_key_id_for_arn(arn)
 
     def current_key_id(self) -> str:
         if not self._arn:
@@ -179,7 +192,7 @@ class AwsKmsBackend:
         try:
             response = self.client.decrypt(
                 CiphertextBlob=bytes(wrapped),
-                KeyId=key_id[len(KMS_PREFIX) :],
+                KeyId=kms_arn_of(key_id),
                 EncryptionContext=kms_encryption_context(context),
             )
             return response["Plaintext"]
@@ -197,16 +210,13 @@ def _kms_backend(key_id: str, region: str, endpoint_url: str) -> AwsKmsBackend:
 
 
 def kms_backend(*, for_key_id: str = "") -> AwsKmsBackend:
-    """The configured KMS backend. Unwrapping a row whose ARN names another region (a data
-    key wrapped before a move) talks to that region."""
-    region = settings.AWS_KMS_REGION
-    if for_key_id.startswith(KMS_PREFIX + "arn:"):
-        region = for_key_id[len(KMS_PREFIX) :].split(":")[3] or region
-    return _kms_backend(
-        settings.AWS_KMS_KEY_ID or for_key_id[len(KMS_PREFIX) :],
-        region,
-        settings.AWS_KMS_ENDPOINT_URL,
-    )
+    """The configured KMS backend. Unwrapping a row wrapped by another key (before a move
+    to a new key, or after moving off KMS) works too: the row names its key and region."""
+    region, key = settings.AWS_KMS_REGION, settings.AWS_KMS_KEY_ID
+    if for_key_id:
+        region = for_key_id[len(KMS_PREFIX) :].split(":")[1] or region
+        key = key or kms_arn_of(for_key_id)
+    return _kms_backend(key, region, settings.AWS_KMS_ENDPOINT_URL)
 
 
 _LOCAL = LocalBackend()

@@ -24,10 +24,8 @@ class OrganizationDataKey(models.Model):
         Organization, on_delete=models.CASCADE, related_name="data_key"
     )
     wrapped_key = models.BinaryField(editable=False)
-    # "<ID>" of a CREWBUILDER_ENCRYPTION_KEYS entry, "vault:<transit key>:v<version>" or
-    # "aws-kms:<key ARN>" (80 → 200 characters for ARNs: widening a varchar is a catalogue-only
-    # change in PostgreSQL, safe while the previous release runs).
-    master_key_id = models.CharField(max_length=200, db_index=True, editable=False)
+    # "<ID>" of a CREWBUILDER_ENCRYPTION_KEYS entry, or "vault:<transit key>:v<version>".
+    master_key_id = models.CharField(max_length=80, db_index=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     rotated_at = models.DateTimeField(null=True, blank=True)
 
@@ -110,7 +108,7 @@ class TransportKey(models.Model):
     JWK."""
 
     wrapped_key = models.BinaryField(editable=False)  # the private key (PKCS#8 DER), wrapped
-    master_key_id = models.CharField(max_length=200, db_index=True, editable=False)
+    master_key_id = models.CharField(max_length=80, db_index=True, editable=False)
     public_jwk = models.JSONField(editable=False)
     kid = models.CharField(max_length=32, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)

@@ -104,8 +104,6 @@ def data_keys_rotation_status() -> dict:
         "outdated": sum(n for key_id, n in counts.items() if key_id != target),
         # Local master keys missing from the ring; Vault/KMS keys are checked by unwrapping.
         "unknown": sorted(
-            key_id
-            for key_id in counts
-            if key_id not in configured and is_local_key_id(key_id)
+            key_id for key_id in counts if key_id not in configured and is_local_key_id(key_id)
         ),
     }

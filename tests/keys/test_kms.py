@@ -58,7 +58,7 @@ class Kms:
         self.settings.AWS_KMS_KEY_ID = key_id or self.arn
 
     def key_id_of(self, arn: str | None = None) -> str:
-        return backends.KMS_PREFIX + (arn or self.arn)
+        return backends.kms_key_id_for_arn(arn or self.arn)
 
 
 @pytest.fixture
