@@ -22,7 +22,12 @@ ERROR_SCHEMA = {
     },
     "required": ["error"],
 }
-_EXTRA = {"generations_create": (402, 409), "generations_download": (409,), "keys_test": (400,)}
+_EXTRA = {
+    "generations_create": (402, 409),
+    "generations_download": (409,),
+    "keys_create": (409,),
+    "keys_test": (400,),
+}
 
 
 def add_error_responses(result, generator, request, public):
