@@ -327,7 +327,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["crewbuilder.api.parsers.SafeJSONParser"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "crewbuilder.api.exceptions.api_exception_handler",
     # Fixed-window limits per API token and per organisation (crewbuilder/api/throttles.py).
@@ -358,6 +358,11 @@ SPECTACULAR_SETTINGS = {
 }
 # Largest request body the API reads (larger → 413 before parsing).
 CREWBUILDER_API_MAX_BODY_BYTES = env.int("CREWBUILDER_API_MAX_BODY_BYTES", default=64 * 1024)
+# A refused (413) body up to this size is read and dropped so the keep-alive connection
+# stays usable; a larger one is not read and the connection is closed after the 413.
+CREWBUILDER_API_DRAIN_MAX_BYTES = env.int(
+    "CREWBUILDER_API_DRAIN_MAX_BYTES", default=2 * 1024 * 1024
+)
 
 # --- Security
 SESSION_COOKIE_HTTPONLY = True
