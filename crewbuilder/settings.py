@@ -320,6 +320,9 @@ CELERY_BEAT_SCHEDULE["billing-usage-anomaly-scan"] = {
 }
 if BILLING_ENABLED and not STRIPE_WEBHOOK_SECRET and not (DEBUG or TESTING):
     raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET is required when Stripe is configured.")
+if STRIPE_WEBHOOK_SECRET and not BILLING_ENABLED and not (DEBUG or TESTING):
+    # Webhook events are applied only after their object is re-fetched from Stripe.
+    raise ImproperlyConfigured("STRIPE_SECRET_KEY is required when STRIPE_WEBHOOK_SECRET is set.")
 
 # --- Django REST framework (the API app configures its own auth classes)
 REST_FRAMEWORK = {
