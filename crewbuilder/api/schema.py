@@ -23,6 +23,7 @@ ERROR_SCHEMA = {
     "required": ["error"],
 }
 _EXTRA = {
+    "generations_list": (400,),  # a bad page_size or cursor
     "generations_create": (402, 409),
     "generations_download": (409,),
     "keys_create": (409,),
