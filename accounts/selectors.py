@@ -111,7 +111,7 @@ def branding_for_host(host: str) -> OrganizationBranding | None:
         return None
     branding = (
         OrganizationBranding.objects.select_related("organization")
-        .filter(custom_domain=host)
+        .filter(custom_domain=host, domain_verified_at__isnull=False)
         .first()
     )
     return branding_for_org(branding.organization) if branding else None

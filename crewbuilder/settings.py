@@ -441,6 +441,17 @@ LOGGING = {
 # holding a key: the filter class masks anything that looks like a provider key.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "crewbuilder.logging.RedactingExceptionReporterFilter"
 
+# Custom domains: the DNS TXT proof is looked up with these resolvers ("host[:port]",
+# comma list; empty = the system's), and a served domain whose proof has been gone this
+# many days stops being served (daily re-check).
+CREWBUILDER_DNS_RESOLVER = env("CREWBUILDER_DNS_RESOLVER", default="")
+CREWBUILDER_DNS_TIMEOUT_SECONDS = env.float("CREWBUILDER_DNS_TIMEOUT_SECONDS", default=5.0)
+CREWBUILDER_DOMAIN_GRACE_DAYS = env.int("CREWBUILDER_DOMAIN_GRACE_DAYS", default=3)
+CELERY_BEAT_SCHEDULE["accounts-domains-recheck"] = {
+    "task": "accounts.domains_recheck",
+    "schedule": 24 * 3600.0,
+}
+
 CREWBUILDER_REQUIREMENT_MAX_CHARS = env.int("CREWBUILDER_REQUIREMENT_MAX_CHARS", default=5000)
 CREWBUILDER_REQUIREMENT_MIN_CHARS = env.int("CREWBUILDER_REQUIREMENT_MIN_CHARS", default=20)
 INVITATION_TTL_DAYS = env.int("CREWBUILDER_INVITATION_TTL_DAYS", default=7)
