@@ -153,6 +153,7 @@ class OrganizationBrandingAdmin(admin.ModelAdmin):
     list_select_related = ["organization"]
     readonly_fields = [
         "organization",
+        "logo_sha256",
         "logo",
         "custom_domain",
         "domain_verified_at",

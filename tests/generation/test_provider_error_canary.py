@@ -204,6 +204,15 @@ def test_disguised_key_echoed_by_a_provider_reaches_no_page_api_response_or_log(
     outputs.append(("operator log", operator_log.getvalue()))
 
     found = {where: hits(text) for where, text in outputs if hits(text)}
+    kinds = {"page": 0, "api": 0, "log": len(raw_log.texts), "db": 0}
+    for where, _ in outputs:
+        if "page" in where:
+            kinds["page"] += 1
+        elif where.startswith("api"):
+            kinds["api"] += 1
+        elif where.startswith("db"):
+            kinds["db"] += 1
+    print(f"canary: {runs} failed generations, checked {kinds}, hits {len(found)}")
     assert runs == len(KEYS) * len(DISGUISES) * len(statuses)
     assert found == {}, found
     # The operator log keeps the provider's body (scrubbed) for every failed call.
