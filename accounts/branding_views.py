@@ -23,7 +23,7 @@ def _initial(branding: OrganizationBranding | None) -> dict:
         "brand_name": branding.brand_name,
         "primary_color": branding.primary_color,
         "accent_color": branding.accent_color,
-        "custom_domain": branding.domain_claim or branding.custom_domain or "",
+        "custom_domain": domains.pending_domain(branding) or branding.custom_domain or "",
     }
 
 
@@ -33,7 +33,7 @@ def _domain_status(branding: OrganizationBranding | None) -> dict | None:
     if branding is None or not (branding.domain_claim or branding.custom_domain):
         return None
     token = domains.branding_domain_token(branding)
-    pending = branding.domain_claim
+    pending = domains.pending_domain(branding)
     return {
         "served": branding.custom_domain if branding.domain_verified_at else "",
         "verified_at": branding.domain_verified_at,

@@ -102,6 +102,16 @@ def domain_proved(*, domain: str, token: str) -> bool:
     return challenge_value(token) in txt_values(challenge_name(domain))
 
 
+def pending_domain(branding: OrganizationBranding) -> str:
+    """The domain waiting for its proof: the claim, or a custom domain saved before proofs
+    existed (set, never verified)."""
+    if branding.domain_claim:
+        return branding.domain_claim
+    if branding.custom_domain and branding.domain_verified_at is None:
+        return branding.custom_domain
+    return ""
+
+
 def branding_domain_token(branding: OrganizationBranding) -> str:
     """The organisation's verification token, created on first use."""
     if not branding.domain_token:
@@ -123,9 +133,9 @@ def branding_domain_verify(*, organization: Organization, actor: User) -> Organi
     branding = selectors.branding_for_org(organization)
     if branding is None and OrganizationBranding.objects.filter(organization=organization).exists():
         raise PermissionDenied("White-label branding is part of the Enterprise plan.")
-    if branding is None or not branding.domain_claim:
+    domain = pending_domain(branding) if branding is not None else ""
+    if not domain:
         raise ValidationError({"custom_domain": "Enter a custom domain and save it first."})
-    domain = branding.domain_claim
     token = branding_domain_token(branding)
     try:
         proved = domain_proved(domain=domain, token=token)
@@ -189,9 +199,9 @@ def branding_domains_recheck(*, now=None) -> dict[str, int]:
     now = now or timezone.now()
     grace = timedelta(days=settings.CREWBUILDER_DOMAIN_GRACE_DAYS)
     counts = {"seen": 0, "missing": 0, "unverified": 0, "lookup_failed": 0}
-    served = OrganizationBranding.objects.filter(custom_domain__isnull=False).exclude(
-        custom_domain=""
-    )
+    served = OrganizationBranding.objects.filter(
+        custom_domain__isnull=False, domain_verified_at__isnull=False
+    ).exclude(custom_domain="")
     for branding in served.select_related("organization").iterator():
         domain = branding.custom_domain or ""
         try:

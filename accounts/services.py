@@ -401,10 +401,12 @@ def branding_update(
         branding.custom_domain = None
         branding.domain_verified_at = branding.domain_checked_at = None
         branding.domain_claim = ""
-    elif domain != branding.custom_domain:
-        branding.domain_claim = domain  # served once proved (accounts/domains.py)
-    else:
+    elif domain == branding.custom_domain and branding.domain_verified_at is not None:
         branding.domain_claim = ""  # back to the domain already verified
+    else:
+        branding.domain_claim = domain  # served once proved (accounts/domains.py)
+        if branding.domain_verified_at is None:
+            branding.custom_domain = None  # an unproved pre-0.2.0 domain: now a claim
     if not branding.domain_token:
         branding.domain_token = secrets.token_urlsafe(24)
     branding.updated_at = timezone.now()

@@ -2,7 +2,9 @@
 
 Four new columns, each nullable or with a database default, so the previous release's
 INSERTs and reads keep working: the claimed domain, the organisation's token for the
-proof, when the domain was verified and when its proof was last seen."""
+proof, when the domain was verified and when its proof was last seen. No data changes: a
+``custom_domain`` saved before proofs existed has no ``domain_verified_at``, so it is not
+served and counts as a claim until its organisation verifies it (accounts/domains.py)."""
 
 from django.db import migrations, models
 

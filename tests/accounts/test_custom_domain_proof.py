@@ -12,7 +12,6 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -218,11 +217,18 @@ def test_the_resolver_is_configurable_and_really_queried(
     assert (challenge_name(VICTIM_DOMAIN) + ".", "TXT") in dns_server.queries
 
 
-def test_migrated_unverified_domains_are_claims_not_served(rivals, dns_server):
-    # what migration 0003 leaves behind for a domain saved before proofs existed
+def test_a_domain_saved_before_proofs_existed_is_a_claim_until_verified(
+    rivals, owner_client, dns_server, django_capture_on_commit_callbacks
+):
+    # what 0.1.0 left behind: custom_domain set, never verified (the upgrade keeps the row)
     OrganizationBranding.objects.create(
-        organization=rivals.org, brand_name="Old", domain_claim=VICTIM_DOMAIN
+        organization=rivals.org, brand_name="Old", custom_domain=VICTIM_DOMAIN
     )
     forget_custom_domains()
     assert served_brand(VICTIM_DOMAIN) is None
-    call_command("check")
+    page = owner_client.get("/settings/branding/").content.decode()
+    assert f"Verify {VICTIM_DOMAIN}" in page
+    publish_proof(dns_server, rivals.org, VICTIM_DOMAIN)
+    assert verify(owner_client, django_capture_on_commit_callbacks).status_code == 302
+    assert b"Old" in served_brand(VICTIM_DOMAIN)
+    assert branding_domains_recheck()["seen"] == 1

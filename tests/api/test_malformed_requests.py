@@ -119,6 +119,8 @@ def gunicorn_url():
             "4",
             "--access-logfile",
             os.devnull,
+            # gunicorn >= 27 opens a control socket at one fixed path per user: not ours
+            "--no-control-socket",
         ],
         cwd=ROOT,
         env=env,
