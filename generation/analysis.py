@@ -49,8 +49,24 @@ FILE_EXTENSIONS = {
     "log": "text",
     "ics": "text",
 }
+# A letter or digit of a script written with spaces. Japanese and Chinese put no space
+# between a Latin name and the next word ("products.csvの", "Zendeskの"), so their
+# characters end a file name or a service name instead of continuing it.
+WORD_CHAR = "[^\\W\u2e80-\U0010ffff]"
+NAME_CHAR = "(?:" + WORD_CHAR + "|-)"
 FILE = re.compile(
-    r"(?<![\w/.@-])((?:[\w\-]+/)*[\w\-][\w\-.]*\.(?:" + "|".join(FILE_EXTENSIONS) + r"))(?![\w/])",
+    r"(?<![/.@-])(?<!"
+    + WORD_CHAR
+    + r")((?:"
+    + NAME_CHAR
+    + r"+/)*"
+    + NAME_CHAR
+    + r"(?:"
+    + NAME_CHAR
+    + r"|\.)*\.(?:"
+    + "|".join(FILE_EXTENSIONS)
+    + r"))"
+    r"(?![/])(?!" + WORD_CHAR + r")",
     re.I | re.UNICODE,
 )
 FOLDER = re.compile(
@@ -151,7 +167,46 @@ WEEKDAYS = {
     "viernes": 5,
     "sábado": 6,
     "domingo": 0,  # noqa: E501
+    # Portuguese, Italian, Dutch
+    "segunda-feira": 1,
+    "terça-feira": 2,
+    "terca-feira": 2,
+    "quarta-feira": 3,
+    "quinta-feira": 4,
+    "sexta-feira": 5,
+    "lunedì": 1,
+    "lunedi": 1,
+    "martedì": 2,
+    "martedi": 2,
+    "mercoledì": 3,
+    "mercoledi": 3,
+    "giovedì": 4,
+    "giovedi": 4,
+    "venerdì": 5,
+    "venerdi": 5,
+    "sabato": 6,
+    "domenica": 0,
+    "maandag": 1,
+    "dinsdag": 2,
+    "woensdag": 3,
+    "donderdag": 4,
+    "vrijdag": 5,
+    "zaterdag": 6,
+    "zondag": 0,
 }
+# "every Monday", "jeden Montag", "toda sexta-feira", "ogni lunedì", "elke maandag"
+EVERY = (
+    r"every|each|on|jeden|jede|chaque|tous\s+les|cada|todos\s+los|toda|todo|todas\s+as|"
+    r"todos\s+os|às|as|ogni|il|tutti\s+i|elke|iedere|op"
+)
+# "at 8", "um 8 Uhr", "à 9h", "a las 10", "às 18h", "alle 7", "om 8 uur"
+AT_TIME = r"at|um|à|a\s+las|a\s+la|às|as|alle|om"
+WORKWEEK = re.compile(
+    r"\b(?:monday|montag|lundi|lunes|segunda(?:-feira)?|luned[iì]|maandag)\s+"
+    r"(?:to|through|thru|-|–|bis|à|au|a|até|al|tot)\s+"
+    r"(?:friday|freitag|vendredi|viernes|sexta(?:-feira)?|venerd[iì]|vrijdag)\b",
+    re.I,
+)
 WEEKDAYS_JA = {"月曜": 1, "火曜": 2, "水曜": 3, "木曜": 4, "金曜": 5, "土曜": 6, "日曜": 0}
 WEEKDAY_NAMES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 
@@ -319,7 +374,53 @@ def normalise(text: str) -> str:
     text = text.replace("{", "(").replace("}", ")")
     text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
     text = re.sub(r"[ \t]+", " ", text)
+    text = _join_soft_wraps(text)
     return re.sub(r"\n\s*\n+", "\n", text).strip()
+
+
+SOFT_WRAP_MIN = 40  # a line this long that stops mid-sentence was wrapped, not ended
+LINE_END = re.compile(r"[.!?:;。！？…)\]]\s*$")
+
+
+def _join_soft_wraps(text: str) -> str:
+    """Re-join paragraphs pasted with hard line breaks (emails, editors wrap at ~72
+    columns): a line that ends mid-sentence continues on the next one, unless the next
+    line is a list item or starts a new instruction with a capitalised verb. Blank lines
+    and one-instruction-per-line lists stay as they are."""
+    lines = text.split("\n")
+    out: list[str] = []
+    for line in lines:
+        prev = out[-1] if out else ""
+        stripped = line.strip()
+        if (
+            prev.strip()
+            and stripped
+            and not LINE_END.search(prev)
+            and not LIST_ITEM.match(line)
+            and not _is_cjk(prev.rstrip()[-1])
+            and not _is_cjk(stripped[0])
+            and (
+                stripped[0].islower()
+                or stripped[0].isdigit()
+                and not re.match(r"\d{1,2}[.)]\s", stripped)
+                or len(prev.strip()) >= SOFT_WRAP_MIN
+                and not _starts_with_verb(stripped)
+            )
+        ):
+            out[-1] = prev.rstrip() + " " + stripped
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _is_cjk(ch: str) -> bool:
+    return ord(ch) >= 0x2E80
+
+
+def _starts_with_verb(line: str) -> bool:
+    return line[:1].isupper() and any(
+        leading_verb(line, lang) for lang in _verb_table() if lang not in {"ja", "zh"}
+    )
 
 
 def _script_language(text: str) -> str | None:
@@ -409,6 +510,26 @@ def _english_forms(word: str) -> list[str]:
     return forms
 
 
+# Object pronouns Spanish and Italian attach to an imperative ("envíame", "guárdalos",
+# "clasifícalas", "avvisami"); the stress accent they add goes when they are removed.
+ENCLITICS = (
+    "selos selas selo sela melo mela telo glielo gliela "
+    "nos los las les les mi ti ci vi gli ne me te se lo la le"
+).split()
+ACUTE = str.maketrans("áéíóú", "aeiou")
+
+
+def _enclitic_forms(word: str, lang: str) -> list[str]:
+    forms = [word]
+    if lang not in {"es", "it", "pt"}:
+        return forms
+    for suffix in ENCLITICS:
+        stem = word.removesuffix(suffix)
+        if stem != word and len(stem) >= 3:
+            forms += [stem, stem.translate(ACUTE)]
+    return forms
+
+
 def leading_verb(clause: str, lang: str) -> tuple[str, str] | None:
     """(kind, verb) when the clause starts with an action verb of ``lang`` (or English,
     which requests in other languages often mix in)."""
@@ -420,11 +541,13 @@ def leading_verb(clause: str, lang: str) -> tuple[str, str] | None:
                     return kind, phrase
                 continue
             first = re.match(r"[^\W\d_][\w\-’']*", lowered)
-            if not first:
-                return None
+            if not first or re.match(r"\.\w", lowered[first.end() :]):
+                return None  # no word, or a file name ("posts.md に保存")
             word = first.group(0)
-            forms = _english_forms(word) if table_lang == "en" else [word]
-            if "-" in word:  # "envoie-la", "clasifícalas" stays whole
+            forms = (
+                _english_forms(word) if table_lang == "en" else _enclitic_forms(word, table_lang)
+            )
+            if "-" in word:  # "envoie-la", "envie-me", "inspire-toi"
                 forms.append(word.split("-")[0])
             if phrase in forms:
                 return kind, phrase
@@ -432,8 +555,8 @@ def leading_verb(clause: str, lang: str) -> tuple[str, str] | None:
 
 
 def _any_verb(clause: str, lang: str) -> tuple[str, str] | None:
-    """The first known verb anywhere in the clause (German puts infinitives at the end;
-    Japanese and Chinese have no spaces)."""
+    """The first known verb anywhere in the clause (German puts infinitives at the end),
+    or the last one in Japanese and Chinese (no spaces; the verb closes the clause)."""
     lowered = clause.lower()
     best: tuple[int, str, str] | None = None
     for phrase, kind in _verb_table().get(lang, []):
@@ -442,7 +565,13 @@ def _any_verb(clause: str, lang: str) -> tuple[str, str] | None:
         else:
             m = re.search(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])", lowered)
             pos = m.start() if m else -1
-        if pos >= 0 and (best is None or pos < best[0]):
+        if pos < 0:
+            continue
+        if lang in {"ja", "zh"}:
+            # Verbs close the clause ("要約を投稿して": the summary is posted); the last one
+            # is the action, earlier ones are nouns made from verbs.
+            pos = -pos - len(phrase)
+        if best is None or pos < best[0]:
             best = (pos, kind, phrase)
     return (best[1], best[2]) if best else None
 
@@ -471,7 +600,9 @@ SCHEDULE_PREFIX = re.compile(
     r"|(?:daily|weekly|monthly|hourly|nightly)"
     r"|(?:jeden|jede|jedes)\s+\w+(?:\s+um\s+\d{1,2}(?::\d{2})?\s*(?:uhr)?)?"
     r"|(?:chaque|tous\s+les)\s+\w+(?:\s+(?:à|a)\s+\d{1,2}\s*h(?:\d{2})?)?"
-    r"|(?:cada|todos\s+los)\s+\w+(?:\s+a\s+las\s+\d{1,2}(?::\d{2})?)?)\s*,?\s+",
+    r"|(?:cada|todos\s+los)\s+\w+(?:\s+a\s+las\s+\d{1,2}(?::\d{2})?)?"
+    r"|(?:toda|todo|todas\s+as|todos\s+os|ogni|elke|iedere)\s+[\w\-]+"
+    r"(?:\s+(?:às|as|alle|om)\s+\d{1,2}(?:[:h.]\d{2})?\s*(?:h|uur)?)?)\s*,?\s+",
     re.I,
 )
 
@@ -509,6 +640,11 @@ def _split_clauses(sentence: str, lang: str) -> list[str]:
         current = pieces[0]
         for sep, piece in zip(pieces[1::2], pieces[2::2], strict=False):
             candidate = strip_lead_ins(piece)
+            if sep.strip(" ,") and _describes_us(current, lang):
+                # "We are an agency in Stuttgart and look for …": the same subject goes on
+                # describing itself; the second half is not an instruction.
+                current = current + sep + piece
+                continue
             if candidate and leading_verb(candidate, lang) and len(candidate.split()) >= 2:
                 out.append(current)
                 current = piece
@@ -518,8 +654,24 @@ def _split_clauses(sentence: str, lang: str) -> list[str]:
     return [c.strip(" ,").replace("\x01", ",") for c in out if c.strip(" ,")]
 
 
+FIRST_PERSON = re.compile(
+    r"^(?:we|i|wir|ich|nous|je|nosotros|nosotras|nós|noi|wij|ik)\s+(?!(?:want|need|would|'d|’d|"
+    r"wish|expect|möchte|möchten|will|wollen|brauche|brauchen|veux|voulons|voudrais|souhaite|"
+    r"souhaitons|quiero|queremos|necesito|necesitamos|queremos|precisamos|vogliamo|willen)\b)",
+    re.I,
+)
+
+
+def _describes_us(clause: str, lang: str) -> bool:
+    """A clause where the user describes themselves ("We are a small agency …"), not an
+    instruction to the crew."""
+    body = clause.strip()
+    return bool(FIRST_PERSON.match(body)) and leading_verb(strip_lead_ins(body), lang) is None
+
+
 def _sentences(text: str) -> list[str]:
-    protected = URL.sub(lambda m: m.group(0).replace(".", "\x00"), text)
+    # A URL's own dots do not end a sentence; a full stop right after it does.
+    protected = URL.sub(lambda m: _protect_url(m.group(0)), text)
     protected = re.sub(
         r"\b(e\.g|i\.e|etc|vs|z\.b|bzw|ca)\.",
         lambda m: m.group(0).replace(".", "\x00"),
@@ -534,6 +686,11 @@ def _sentences(text: str) -> list[str]:
             if s:
                 out.append(s)
     return out
+
+
+def _protect_url(url: str) -> str:
+    core = url.rstrip(".,;:!?)")
+    return core.replace(".", "\x00") + url[len(core) :]
 
 
 # --------------------------------------------------------------------------- extractors
@@ -583,7 +740,11 @@ def _folders(text: str, files: list[NamedFile]) -> list[str]:
 def _alias_found(alias: str, lowered: str) -> bool:
     if any(ord(ch) > 0x2E80 for ch in alias):
         return alias in lowered
-    return re.search(r"(?<![\w@.])" + re.escape(alias) + r"(?![\w])", lowered) is not None
+    return re.search(_alias_pattern(alias), lowered) is not None
+
+
+def _alias_pattern(alias: str) -> str:
+    return r"(?<![@.])(?<!" + WORD_CHAR + ")" + re.escape(alias) + "(?!" + WORD_CHAR + ")"
 
 
 EMAIL_SEND = re.compile(
@@ -627,7 +788,7 @@ def _services(text: str) -> list[ServiceUse]:
                 if pos >= 0:
                     positions.append(pos)
             else:
-                for m in re.finditer(r"(?<![\w@.])" + re.escape(alias) + r"(?![\w])", lowered):
+                for m in re.finditer(_alias_pattern(alias), lowered):
                     positions.append(m.start())
         if not positions:
             continue
@@ -675,14 +836,22 @@ def _services(text: str) -> list[ServiceUse]:
 def _schedule(text: str) -> ScheduleSpec | None:
     lowered = text.lower()
     hour, minute = None, 0
-    m = re.search(
-        r"\b(?:at|um|à|a\s+las|a\s+la|alle|om)\s+(\d{1,2})(?:[:h.](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|uhr|h)?",
-        lowered,
-    ) or re.search(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)\b", lowered)
+    m = (
+        re.search(
+            r"(?<!\w)(?:" + AT_TIME + r")\s+(\d{1,2})(?:[:h.](\d{2}))?\s*"
+            r"(am|pm|a\.m\.|p\.m\.|uhr|uur|h)?(?!\s*(?:%|days?|tage|jours|días|dias|giorni))",
+            lowered,
+        )
+        or re.search(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)\b", lowered)
+        or re.search(r"\b(\d{1,2})(h)(\d{2})?\b", lowered)
+    )
     if m:
         hour = int(m.group(1))
-        minute = int(m.group(2) or 0)
-        suffix = (m.group(3) or "").replace(".", "")
+        if m.re.groups == 3 and m.group(2) == "h":  # "18h", "9h30"
+            minute, suffix = int(m.group(3) or 0), "h"
+        else:
+            minute = int(m.group(2) or 0)
+            suffix = (m.group(3) or "").replace(".", "")
         if suffix == "pm" and hour < 12:
             hour += 12
         if suffix == "am" and hour == 12:
@@ -697,18 +866,21 @@ def _schedule(text: str) -> ScheduleSpec | None:
         )  # noqa: E501
     if re.search(r"午後|下午|晚上", text) and hour is not None and hour < 12:
         hour += 12
-    if re.search(r"\b(evening|abends|soir|noche|tarde)\b", lowered) and hour is None:
+    if (
+        re.search(r"\b(evening|abends|soir|noche|tarde|noite|sera|avond)\b", lowered)
+        and hour is None
+    ):
         hour = 18
 
     day: int | str | None = None
     frequency = None
     phrase = ""
-    for name, num in WEEKDAYS.items():
+    if wm := WORKWEEK.search(lowered):
+        frequency, phrase = "weekdays", wm.group(0)
+    for name, num in WEEKDAYS.items() if frequency is None else ():
         pm = (
             re.search(
-                r"\b(?:every|each|on|jeden|jede|chaque|tous\s+les|cada|todos\s+los)\s+"
-                + name
-                + r"s?\b",
+                r"\b(?:" + EVERY + r")\s+" + name + r"s?\b",
                 lowered,
             )
             or re.search(r"\b" + name + r"s\b", lowered)
@@ -725,7 +897,7 @@ def _schedule(text: str) -> ScheduleSpec | None:
     if frequency is None:
         patterns = [
             (
-                r"\bevery\s+weekday\b|\bon\s+weekdays\b|\bweekdays\b|werktags|en\s+semaine|días\s+laborables",
+                r"\bevery\s+weekday\b|\bon\s+weekdays\b|\bweekdays\b|werktags|en\s+semaine|días\s+laborables|dias\s+úteis|giorni\s+feriali|werkdagen|jours\s+ouvr[ée]s",
                 "weekdays",
             ),  # noqa: E501
             (
@@ -733,15 +905,15 @@ def _schedule(text: str) -> ScheduleSpec | None:
                 "hourly",
             ),  # noqa: E501
             (
-                r"\bdaily\b|\bevery\s+(?:day|morning|evening|night)\b|\beach\s+(?:day|morning)\b|täglich|jeden\s+(?:tag|morgen|abend)|tous\s+les\s+(?:jours|matins|soirs)|chaque\s+(?:jour|matin|soir)|quotidien\w*|cada\s+(?:día|dia|mañana)|todos\s+los\s+días|diariamente|ogni\s+giorno|毎日|毎朝|每天|每日",
+                r"\bdaily\b|\bevery\s+(?:day|morning|evening|night)\b|\beach\s+(?:day|morning)\b|täglich|jeden\s+(?:tag|morgen|abend)|tous\s+les\s+(?:jours|matins|soirs)|chaque\s+(?:jour|matin|soir)|quotidien\w*|cada\s+(?:día|dia|mañana)|todos\s+los\s+días|diariamente|todos\s+os\s+dias|toda\s+(?:manhã|manha|noite)|todas\s+as\s+manhãs|ogni\s+(?:giorno|mattina|sera)|quotidianamente|giornalmente|elke\s+(?:dag|ochtend|avond)|dagelijks|毎日|毎朝|每天|每日",
                 "daily",
             ),  # noqa: E501
             (
-                r"\bweekly\b|\bevery\s+week\b|\beach\s+week\b|\bonce\s+a\s+week\b|wöchentlich|jede\s+woche|chaque\s+semaine|toutes\s+les\s+semaines|hebdomadaire\w*|cada\s+semana|semanalmente|todas\s+las\s+semanas|毎週|每周",
+                r"\bweekly\b|\bevery\s+week\b|\beach\s+week\b|\bonce\s+a\s+week\b|wöchentlich|jede\s+woche|chaque\s+semaine|toutes\s+les\s+semaines|hebdomadaire\w*|cada\s+semana|semanalmente|todas\s+las\s+semanas|toda\s+semana|todas\s+as\s+semanas|ogni\s+settimana|settimanalmente|elke\s+week|wekelijks|毎週|每周",
                 "weekly",
             ),  # noqa: E501
             (
-                r"\bmonthly\b|\bevery\s+month\b|\beach\s+month\b|\bonce\s+a\s+month\b|monatlich|jeden\s+monat|chaque\s+mois|tous\s+les\s+mois|mensuel\w*|cada\s+mes|mensualmente|毎月|每月",
+                r"\bmonthly\b|\bevery\s+month\b|\beach\s+month\b|\bonce\s+a\s+month\b|monatlich|jeden\s+monat|chaque\s+mois|tous\s+les\s+mois|mensuel\w*|cada\s+mes|mensualmente|todo\s+m[êe]s|todos\s+os\s+meses|mensalmente|ogni\s+mese|mensilmente|elke\s+maand|maandelijks|毎月|每月",
                 "monthly",
             ),  # noqa: E501
         ]
@@ -780,6 +952,8 @@ def _quantities(text: str) -> list[Quantity]:
     no_urls = URL.sub(" ", text)
     no_urls = FILE.sub(" ", no_urls)
     for m in QUANTITY.finditer(no_urls):
+        if re.search(r"(?<!\w)(?:" + AT_TIME + r")\s+(?:top\s+)?$", no_urls[: m.start()], re.I):
+            continue  # a clock time ("alle 7 controlla"), not a quantity
         number = int(m.group(1))
         noun = m.group(2).lower()
         if 1900 <= number <= 2100 or number == 0 or noun in _all_stopwords():
@@ -870,7 +1044,7 @@ def analyse(requirement: str) -> Analysis:
                 continue
             verb = leading_verb(body, language)
             if verb is None and language in {"de", "ja", "zh", "nl"}:
-                verb = _any_verb(body, language)
+                verb = None if _describes_us(body, language) else _any_verb(body, language)
             if verb is None:
                 if not sentence_had_step:
                     context.append(clause.strip())
