@@ -81,6 +81,27 @@ OUTPUT_CUE = re.compile(
     r"(?:(?:it|them|this|that|everything|all|the\s+\w+|results?|a\s+file|the\s+file|a|an|in|on)\s+){0,3}$",
     re.I,
 )
+# A save verb right after the file name (German and Japanese put it last).
+SAVED_AFTER = re.compile(
+    r"^\s*(?:[^\W\d_]+\s+){0,2}?(?:gespeichert|speichern|abspeichern|abgelegt|ablegen|"
+    r"geschrieben|exportiert|enregistr\w*|sauvegard\w*|guardad\w*|salvad\w*|salvat\w*|"
+    r"saved|stored|written|exported)\b"
+    r"|^\s*(?:に|へ)(?:保存|書き出|出力|書い|書き込)",
+    re.I,
+)
+# A request, as opposed to a description of how things are today.
+REQUEST_CUE = re.compile(
+    r"\b(?:should|must|shall|has\s+to|have\s+to|needs?|wants?|would\s+like|please|soll|sollen|"
+    r"sollte|sollten|muss|müssen|bitte|doit|doivent|devrait|devraient|faut|debe|deben|"
+    r"debería|deberían|deve|devem|deveria|dovrebbe|dovrebbero|devono|moet|moeten)\b",
+    re.I,
+)
+# Someone other than the crew does it today ("we export …", "our export is dropped into …").
+SOMEONE_DOES = re.compile(
+    r"\b(?:i|we|our|my|they|someone|ich|wir|unser\w*|je|nous|notre|nos|yo|nosotros|"
+    r"nuestr\w+|eu|nós|noss\w+|io|noi|nostr\w+|ik|wij|onze?)\b",
+    re.I,
+)
 INPUT_CUE = re.compile(
     r"\b(?:from|read|reads|reading|in|using|with|load|loads|open|based on|aus|von|depuis|de|desde|lee|lies)\s+(?:the\s+|our\s+|my\s+)?$",
     re.I,
@@ -92,7 +113,12 @@ EMAIL_ADDRESS = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 PER_ITEM = re.compile(
     r"\b(?:one|a|an|1)\s+(?:\w+\s+){0,2}(?:per|for each|for every)\s+(\w+)"
     r"|\b(?:for each|for every)\s+(\w+)"
-    r"|\bpro\s+(\w+)|\bpar\s+(?!e-?mail|courriel)(\w+)|\bpor\s+cada\s+(\w+)",
+    r"|\bpro\s+(\w+)|\b(?:für|fuer)\s+(?:jede[nrs]?)\s+(\w+)"
+    # French "par" means "by" ("classe par priorité") unless one thing is made per item
+    r"|\b(?:un|une|1)\s+(?:\w+\s+){0,2}par\s+(?!e-?mail|courriel)(\w+)"
+    r"|\bpour\s+(?:chaque|chacun\w*\s+de[s]?)\s+(\w+)"
+    r"|\b(?:por|para)\s+cada\s+(\w+)|\bper\s+(?:ogni|ciascun[oa]?)\s+(\w+)"
+    r"|\bvoor\s+(?:elke|ieder[e]?)\s+(\w+)",
     re.I,
 )
 WINDOW = re.compile(
@@ -134,6 +160,10 @@ NOT_ITEMS = frozenset(
         "semaine",
         "mois",
         "jour",
+        "one",
+        "of",
+        "time",
+        "run",
     }
 )
 WEEKDAYS = {
@@ -302,6 +332,8 @@ class Analysis:
     windows: tuple[str, ...]
     subject: str
     recipients: tuple[str, ...] = field(default=())
+    # What the results must (not) do: "Don't include diagnoses", "Keep the tone warm".
+    rules: tuple[str, ...] = field(default=())
 
     @property
     def input_files(self) -> list[NamedFile]:
@@ -346,6 +378,8 @@ class Analysis:
             out.append(("Quantity", f"{q.number} {q.noun}"))
         for w in self.windows:
             out.append(("Time window", w))
+        for r in self.rules:
+            out.append(("Rule", r))
         return out
 
 
@@ -669,6 +703,77 @@ def _describes_us(clause: str, lang: str) -> bool:
     return bool(FIRST_PERSON.match(body)) and leading_verb(strip_lead_ins(body), lang) is None
 
 
+# A clause that constrains the results rather than adding a step.
+RULE_START = re.compile(
+    r"^(?:don['’]t|do\s+not|does\s+not|never|avoid|always|no\s+(?!later|more|one)\w+|"
+    r"nothing\s+\w+|without|only\s+(?:use|include|mention|consider|write|in)|make\s+it|"
+    r"(?:use|write\s+in)\s+(?:a|an)\s+[\w\-]+(?:\s+(?:but|and)\s+[\w\-]+)?\s+tone|"
+    r"(?:the\s+)?tone\s+(?:should|must|is)|must\s+not|should\s+not|max(?:imum)?\s+\d+|"
+    r"keine?[nrs]?\s|nicht\s|niemals|vermeide\w*|achte\s+darauf|immer\s|ohne\s|"
+    r"ne\s|n['’]|évite\w*|jamais|toujours|pas\s+de|sans\s|"
+    r"no\s|evita\w*|nunca|siempre|mantén|sin\s|"
+    r"não|evite|sempre|mantenha|sem\s|"
+    r"non\s|mai\s|mantieni|senza\s|"
+    r"geen|niet\s|vermijd|nooit|altijd|zonder)",
+    re.I,
+)
+KEEP_RULE = re.compile(r"^(?:keep|maintain|stay|behalte|halte|garde|gardez)\b", re.I)
+DELIVERABLE = re.compile(
+    r"\b(?:i|we|wir|ich|nous|je)\s+(?:want|need|would\s+like|['’]d\s+like|expect|"
+    r"möchten|möchte|brauchen|brauche|hätten\s+gern\w*|voulons|voudrions|veux|voudrais|"
+    r"souhaitons|souhaite)\s"
+    r"|\b(?:queremos|necesitamos|quiero|necesito|precisamos(?:\s+de)?|preciso(?:\s+de)?|"
+    r"vogliamo|voglio|abbiamo\s+bisogno\s+di|willen|wil)\s",
+    re.I,
+)
+ARTICLE = re.compile(
+    r"^(?:a|an|one|some|\d+|einen|eine|ein|un|une|des|una|unos|unas|um|uma|uno|een)\s", re.I
+)
+
+
+IRREGULAR_PARTICIPLES = {"sent": "send", "written": "write", "kept": "keep", "made": "make"}
+
+
+def _passive_verb(clause: str, lang: str) -> tuple[str, str] | None:
+    """The kind of the first past participle of a known verb ("posted", "gepostet",
+    "enregistré", "guardado", "salvato")."""
+    table = {phrase: kind for phrase, kind in _verb_table().get(lang, [])}
+    english = {phrase: kind for phrase, kind in _verb_table()["en"]}
+    for word in re.findall(r"[^\W\d_]+", clause.lower()):
+        stems: list[tuple[str, dict[str, str]]] = []
+        if word in IRREGULAR_PARTICIPLES:
+            stems.append((IRREGULAR_PARTICIPLES[word], english))
+        if word.endswith("ed") and len(word) > 4:
+            stems += [(word[:-2], english), (word[:-1], english)]
+            if len(word) > 5 and word[-3] == word[-4]:  # "tagged", "planned"
+                stems.append((word[:-3], english))
+        if lang == "de" and re.fullmatch(r"(?:ge)?\w{3,}e?t", word):
+            stem = re.sub(r"e?t$", "", word.removeprefix("ge"))
+            stems += [(stem + "e", table), (stem + "en", table), (stem, table)]
+        if lang == "fr" and re.fullmatch(r"\w{3,}é(?:e|s|es)?", word):
+            stems.append((re.sub(r"é(?:e|s|es)?$", "er", word), table))
+        if lang in {"es", "pt"} and re.fullmatch(r"\w{3,}(?:ad|id)[oa]s?", word):
+            base = re.sub(r"(?:ad|id)[oa]s?$", "", word)
+            stems += [(base + "ar", table), (base + "er", table), (base + "ir", table)]
+        if lang == "it" and re.fullmatch(r"\w{3,}(?:at|it)[oaie]", word):
+            base = re.sub(r"(?:at|it)[oaie]$", "", word)
+            stems += [(base + "are", table), (base + "ire", table), (base + "ere", table)]
+        for stem, verbs in stems:
+            if stem in verbs:
+                return verbs[stem], stem
+    return None
+
+
+def _asks_for_a_deliverable(clause: str, body: str) -> bool:
+    """ "We want a newsletter draft …": the user names a thing to make, with no verb."""
+    return bool(DELIVERABLE.search(clause)) and bool(ARTICLE.match(body))
+
+
+def _sentence_case(text: str) -> str:
+    text = text.strip(" ,;")
+    return text[:1].upper() + text[1:]
+
+
 def _sentences(text: str) -> list[str]:
     # A URL's own dots do not end a sentence; a full stop right after it does.
     protected = URL.sub(lambda m: _protect_url(m.group(0)), text)
@@ -707,7 +812,10 @@ def _files(text: str) -> list[NamedFile]:
             continue
         ext = name.rsplit(".", 1)[-1].lower()
         before = text[max(0, m.start() - 60) : m.start()]
-        if OUTPUT_CUE.search(before) and not INPUT_CUE.search(before):
+        after = text[m.end() : m.end() + 40]
+        if SAVED_AFTER.match(after):  # "in shortlist.md gespeichert", "posts.mdに保存"
+            direction = "output"
+        elif OUTPUT_CUE.search(before) and not INPUT_CUE.search(before):
             direction = "output"
         elif name.lower().startswith("output/"):
             direction = "output"
@@ -735,6 +843,35 @@ def _folders(text: str, files: list[NamedFile]) -> list[str]:
         if name not in found:
             found.append(name)
     return found[:5]
+
+
+@functools.cache
+def _result_pattern() -> str:
+    nouns = sorted({str(n) for ns in lexicon()["result_nouns"].values() for n in ns}, key=len)
+    return "|".join(re.escape(n) for n in reversed(nouns))
+
+
+SOURCE_LINK = re.compile(
+    r"\b(?:of|from|de|des|du|von|vom|aus|dos|das|do|da|di|del|della|dei|degli|van|uit)\b", re.I
+)
+INTO = r"(?:in|into|to|em|en|dans|nel|nella|na|no|auf|op|a)"
+
+
+def _result_destination(step_text: str, name: str) -> bool:
+    """ "Create a comparison table … in competitors.md": the step makes a document and
+    names, last, the file it goes in."""
+    # The document is the step's object (within its first words after the verb), not a
+    # source named later ("… based on the feature list in features.md").
+    m = re.match(
+        r"\s*\S+\s+(?:\S+\s+){0,3}?(?:"
+        + _result_pattern()
+        + r")\b(?P<between>[^.;]*?)\b"
+        + INTO
+        + r"\s+"
+        r"(?:\w+\s+){0,2}?" + re.escape(name.lower()) + r"\s*[.!]?\s*$",
+        step_text.lower(),
+    )
+    return bool(m) and not SOURCE_LINK.search(m.group("between"))
 
 
 def _alias_found(alias: str, lowered: str) -> bool:
@@ -976,6 +1113,22 @@ def _quantities(text: str) -> list[Quantity]:
     return found[:6]
 
 
+@functools.cache
+def _window_patterns() -> tuple[re.Pattern[str], ...]:
+    return (WINDOW, *(re.compile(p, re.I) for p in lexicon().get("time_windows", [])))
+
+
+def _windows(text: str) -> tuple[str, ...]:
+    """Time windows in the order written; one inside another counts once."""
+    spans: list[tuple[int, int]] = []
+    for pattern in _window_patterns():
+        for m in pattern.finditer(text):
+            if not any(a <= m.start() and m.end() <= b for a, b in spans):
+                spans = [(a, b) for a, b in spans if not (m.start() <= a and b <= m.end())]
+                spans.append(m.span())
+    return tuple(dict.fromkeys(text[a:b] for a, b in sorted(spans)))[:6]
+
+
 def _output_language(text: str, language: str) -> str:
     names = lexicon()["output_language_names"]
     m = re.search(
@@ -1035,6 +1188,7 @@ def analyse(requirement: str) -> Analysis:
 
     steps: list[StepSpec] = []
     context: list[str] = []
+    rules: list[str] = []
     save_targets: list[str] = []
     for sentence in sentences:
         sentence_had_step = False
@@ -1045,6 +1199,15 @@ def analyse(requirement: str) -> Analysis:
             verb = leading_verb(body, language)
             if verb is None and language in {"de", "ja", "zh", "nl"}:
                 verb = None if _describes_us(body, language) else _any_verb(body, language)
+            if verb is None and RULE_START.match(body):
+                rules.append(_sentence_case(body))
+                continue
+            if verb is None and REQUEST_CUE.search(body):
+                # "The shortlist should be posted to Slack", "… sollen gepostet werden"
+                verb = _passive_verb(body, language)
+            if verb is None and _asks_for_a_deliverable(clause, body):
+                # "Each Thursday we want a newsletter draft featuring …": a thing to make.
+                verb = ("write", "")
             if verb is None:
                 if not sentence_had_step:
                     context.append(clause.strip())
@@ -1065,6 +1228,9 @@ def analyse(requirement: str) -> Analysis:
                 # "reads leads.csv" → "Read leads.csv" (the crew's step, in the imperative)
                 body = f"{verb[1]} {rest}".strip()
             clause_files = tuple(f.name for f in files if f.name.lower() in body.lower())
+            if kind == "save" and not clause_files and KEEP_RULE.match(body):
+                rules.append(_sentence_case(body))  # "Keep the tone warm", not a file to keep
+                continue
             if kind == "save" and steps:
                 save_targets.extend(clause_files)
                 last = steps[-1]
@@ -1117,6 +1283,18 @@ def analyse(requirement: str) -> Analysis:
     # A file a reading step names is an input; one a "save … to X" clause names is an
     # output, whatever the cue words around other mentions said.
     read_by_steps = {name for step in steps if step.kind in CONSUMING_KINDS for name in step.files}
+    for step in steps:
+        if step.kind not in CONSUMING_KINDS:
+            save_targets += [n for n in step.files if _result_destination(step.text, n)]
+    # A file only a description mentions ("every Monday I export my stock to inventory.csv",
+    # "our export is dropped into listings.json") already exists: the crew reads it.
+    in_steps = {name for step in steps for name in step.files}
+    for f in files:
+        if f.direction != "output" or f.name in in_steps or f.name in save_targets:
+            continue
+        mentions = [c for c in context if f.name.lower() in c.lower()]
+        if mentions and all(SOMEONE_DOES.search(c) and not REQUEST_CUE.search(c) for c in mentions):
+            read_by_steps.add(f.name)
     files = [
         NamedFile(f.name, f.kind, "input")
         if f.name in read_by_steps and f.name not in save_targets
@@ -1150,11 +1328,12 @@ def analyse(requirement: str) -> Analysis:
     for f in files:
         if f.direction == "output":
             outputs.append(OutputSpec("file", f.name, f.name))
-    m = PER_ITEM.search(URL.sub(" ", text))
-    if m:
+    for m in PER_ITEM.finditer(URL.sub(" ", text)):
+        # the first "for each <noun>" whose noun is an item ("for each one" is not)
         noun = next(g for g in m.groups() if g).lower()
         if len(noun) > 2 and noun not in NOT_ITEMS and noun not in _all_stopwords():
             outputs.append(OutputSpec("per_item", noun, m.group(0)))
+            break
     for s in services:
         if not s.supported and "post" in s.actions:
             outputs.append(OutputSpec("service", s.label, s.label))
@@ -1176,7 +1355,8 @@ def analyse(requirement: str) -> Analysis:
         outputs=tuple(outputs),
         schedule=_schedule(text),
         quantities=tuple(_quantities(text)),
-        windows=tuple(dict.fromkeys(m.group(0) for m in WINDOW.finditer(text))),
+        windows=_windows(text),
         subject=_subject(steps, sentences, language),
         recipients=recipients,
+        rules=tuple(dict.fromkeys(r[:300] for r in rules))[:6],
     )

@@ -484,6 +484,10 @@ def build_design(analysis: Analysis, *, blueprint: dict | None = None) -> dict[s
     _attach_outputs(analysis, tasks, name)
     _ensure_mentions(analysis, tasks)
 
+    # What the user told about themselves ("a bike repair shop in Lisbon") reaches the
+    # tasks that do the work; {brief} holds only the first 500 characters.
+    background = " ".join(_sentence(c) for c in analysis.context)[:600].strip()
+    brief_cut = len(analysis.text) > 500
     lang = analysis.output_language_name
     language_rule = (
         f" Write your answer in {lang}, the language the user asked for."
@@ -537,6 +541,12 @@ def build_design(analysis: Analysis, *, blueprint: dict | None = None) -> dict[s
         parts += t.notes
         if i == 0:
             parts.append("The whole request, for context: {brief}")
+        if background and (t.kind not in DELIVERY_KINDS or (i == 0 and brief_cut)):
+            parts.append(f"Background from the request: {background}")
+        if analysis.rules:
+            parts.append(
+                "Rules from the request: " + " ".join(_sentence(r) for r in analysis.rules)
+            )
         description = " ".join(p for p in parts if p) + language_rule
         expected = str(data["expected_output"])
         if t.per_item:

@@ -40,6 +40,7 @@ NATIVE_LANGUAGE_NAMES = {
 @dataclass(frozen=True)
 class FitItem:
     # subject | file | folder | url | service | output | schedule | language | quantity | window
+    # | rule
     kind: str
     label: str
     honoured: bool
@@ -339,4 +340,16 @@ def fit_report(analysis: Analysis, design: CrewDesign) -> FitReport:
     for w in analysis.windows:
         ok = w.lower() in all_text
         items.append(FitItem("window", w, ok, "kept" if ok else "not in any task"))
+    for rule in analysis.rules:
+        items.append(_rule_item(rule, [text for _, _, text in texts]))
     return FitReport(items=tuple(items))
+
+
+def _rule_item(rule: str, task_texts: list[str]) -> FitItem:
+    """A rule the user set ("Don't include diagnoses") is kept, in their words or close to
+    them (most of its content words), by at least one task."""
+    wanted = _content_words(rule) or {rule.lower()[:6]}
+    ok = rule.lower() in "\n".join(task_texts) or any(
+        len(wanted & _content_words(text)) * 3 >= len(wanted) * 2 for text in task_texts
+    )
+    return FitItem("rule", rule[:120], ok, "kept in a task" if ok else "no task states it")

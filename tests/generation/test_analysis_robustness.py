@@ -126,3 +126,144 @@ def test_a_save_with_an_attached_pronoun_names_an_output_file():
 )
 def test_everyday_verbs_are_known(text, expected):
     assert kinds(text) == expected
+
+
+# --------------------------------------------------------------------------- file direction
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Every Friday I export our orders to orders.csv. Find the late ones and draft apologies.",
+        "Our CRM export is dropped into contacts.json each night. Score every contact.",
+        "Jeden Abend exportieren wir die Bestellungen nach bestellungen.csv. Fasse sie zusammen.",
+    ],
+)
+def test_a_file_the_user_fills_today_is_an_input(text):
+    a = analyse(text)
+    assert [f.direction for f in a.files] == ["input"]
+
+
+def test_a_file_a_description_asks_for_stays_an_output():
+    a = analyse("Score the leads. The shortlist should be saved to shortlist.md.")
+    assert [(f.name, f.direction) for f in a.files] == [("shortlist.md", "output")]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        (
+            "Bewerte die Angebote; das Ergebnis soll in ergebnis.md gespeichert werden.",
+            "ergebnis.md",
+        ),
+        ("Crie uma tabela comparativa com preços em concorrentes.md.", "concorrentes.md"),
+        ("Output a table with the flagged clauses in review.md.", "review.md"),
+        ("レビューを分析して、report.mdに保存してください", "report.md"),
+    ],
+)
+def test_where_a_result_goes_is_an_output(text, name):
+    assert [(f.name, f.direction) for f in analyse(text).files] == [(name, "output")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Write a blog post for each keyword in keywords.csv",
+        "Create a summary of the tickets in tickets.csv",
+        "Write three posts based on the feature list in features.md",
+        "Generate a quiz for each chapter in syllabus.md, with an answer key",
+    ],
+)
+def test_a_source_named_with_in_stays_an_input(text):
+    assert [f.direction for f in analyse(text).files] == ["input"]
+
+
+# --------------------------------------------------------------------------- per item, windows
+
+
+@pytest.mark.parametrize(
+    ("text", "noun"),
+    [
+        ("Classify each one by urgency and draft a reply for each ticket", "ticket"),
+        ("Pour chaque produit, rédige une fiche", "produit"),
+        ("Escribe un anuncio para cada propiedad", "propiedad"),
+        ("Schreibe für jeden Kunden eine E-Mail", "kunden"),
+        ("Scrivi un post per ogni prodotto", "prodotto"),
+        ("Rédige un résumé par client", "client"),
+    ],
+)
+def test_one_result_per_item_in_more_phrasings(text, noun):
+    assert [o.target for o in analyse(text).outputs if o.kind == "per_item"] == [noun]
+
+
+def test_sorting_by_a_field_is_not_one_result_per_item():
+    assert not [o for o in analyse("Classe-les par priorité").outputs if o.kind == "per_item"]
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("Pull last month's Stripe payouts", "last month's"),
+        ("Every morning pull yesterday's new deals", "yesterday's"),
+        ("Fasse die Tickets der letzten 7 Tage zusammen", "der letzten 7 Tage"),
+        ("Résume les ventes de la semaine dernière", "de la semaine dernière"),
+        ("Revisa los pedidos de la semana pasada", "de la semana pasada"),
+        ("Liste os pedidos dos últimos 30 dias", "dos últimos 30 dias"),
+        ("Riassumi i ticket degli ultimi 7 giorni", "degli ultimi 7 giorni"),
+        ("先週のチケットを要約して", "先週"),
+    ],
+)
+def test_time_windows_in_more_languages(text, window):
+    assert analyse(text).windows == (window,)
+
+
+# --------------------------------------------------------------------------- rules, deliverables
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("Draft replies to the reviews. Never promise refunds.", "Never promise refunds"),
+        ("Write product descriptions; no medical claims.", "No medical claims"),
+        (
+            "Write the newsletter. Keep the tone warm but professional.",
+            "Keep the tone warm but professional",
+        ),
+        ("Rédige les fiches. Ne mentionne jamais les prix.", "Ne mentionne jamais les prix"),
+        ("Escribe los anuncios. No uses emojis.", "No uses emojis"),
+        ("Schreibe die Antworten. Keine Preise nennen.", "Keine Preise nennen"),
+    ],
+)
+def test_constraints_are_rules_not_steps(text, rule):
+    a = analyse(text)
+    assert a.rules == (rule,)
+    assert len(a.steps) == 1 and ("Rule", rule) in a.lines()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Every Thursday we want a newsletter draft with the 3 best new listings.",
+        "Wir brauchen einen wöchentlichen Bericht über die Verkäufe.",
+        "Necesitamos un informe semanal de ventas.",
+    ],
+)
+def test_asking_for_a_thing_is_a_step_that_makes_it(text):
+    assert kinds(text) == ["write"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Score the leads. The shortlist should be posted to Slack.", ["analyse", "post"]),
+        (
+            "Bewerte die Bewerbungen. Die besten 5 sollen in den Slack-Kanal gepostet werden.",
+            ["analyse", "post"],
+        ),
+        ("Analyse les ventes. Le rapport doit être envoyé par email.", ["analyse", "send"]),
+        ("Analiza las ventas. El informe debe ser enviado por correo.", ["analyse", "send"]),
+        ("Controlla le vendite. Il riepilogo deve essere inviato via email.", ["review", "send"]),
+    ],
+)
+def test_a_request_in_the_passive_is_a_step(text, expected):
+    assert kinds(text) == expected
