@@ -12,6 +12,9 @@ it designs a crew, renders it, and checks each expected property by hand-written
 (independent of the fit check). Prints the fit rate per property and overall, and the
 five worst-fitting requirements with what they missed.
 
+"contains" does not count an input that only repeats the requirement verbatim (the
+designer's {brief}): the words must reach the tasks, agents or other inputs.
+
 Part 2 — the LLM path. For each requirement, scripted misfit replies go through the real
 designer (design_crew → OpenAI SDK → tests/fakes/llm.py over HTTP): the built-in design
 with one requested item removed, and designs made for other requirements. A reply is a
@@ -97,6 +100,19 @@ def _service_honoured(labels: list[str], design: CrewDesign, rendered: str) -> t
     return False, "neither a tool nor declared not connected"
 
 
+def _without_echo(design: CrewDesign, requirement: str) -> dict:
+    """The design minus inputs that only repeat the requirement verbatim (a {brief}):
+    the words being there proves nothing about what the crew does with them."""
+    data = design.model_dump(mode="json")
+    said = " ".join(requirement.split()).lower()
+    data["inputs"] = {
+        k: v
+        for k, v in data["inputs"].items()
+        if not (len(v) >= 60 and " ".join(v.split()).lower() in said)
+    }
+    return data
+
+
 def _task_texts(design: CrewDesign) -> list[str]:
     return [f"{t.description}\n{t.expected_output}".lower() for t in design.tasks]
 
@@ -116,7 +132,7 @@ def properties(
     """(property, honoured, detail) for every expectation of ``case``."""
     expect = case.get("expect", {})
     out: list[tuple[str, bool, str]] = []
-    blob = json.dumps(design.model_dump(mode="json"), ensure_ascii=False).lower()
+    blob = json.dumps(_without_echo(design, case["requirement"]), ensure_ascii=False).lower()
     rendered = "\n".join(files.values()).lower()
     if "tasks" in expect:
         low, high = expect["tasks"]
@@ -241,10 +257,16 @@ def misfits(case: dict, design: CrewDesign, others: list[tuple[dict, CrewDesign]
             t.pop("output_file", None)
         variants.append(("no output files", v))
     if "Write your answer in" in data["tasks"][0]["description"]:
+        # Drop the rule from a task that does not ask for the language in the user's own
+        # words ("… reply, in Portuguese"): only there is the drop a misfit.
+        language = data["tasks"][0]["description"].split("Write your answer in ")[1].split(",")[0]
         v = copy.deepcopy(data)
-        v["tasks"][-1]["description"] = v["tasks"][-1]["description"].split(
-            " Write your answer in"
-        )[0]  # noqa: E501
+        cut = [t["description"].split(" Write your answer in")[0] for t in v["tasks"]]
+        index = next(
+            (i for i in reversed(range(len(cut))) if language.lower() not in cut[i].lower()),
+            len(cut) - 1,
+        )
+        v["tasks"][index]["description"] = cut[index]
         variants.append(("language rule dropped", v))
     if data["integrations"]:
         v = copy.deepcopy(data)
