@@ -47,7 +47,7 @@ format: install-dev
 ## Production settings with dummy secrets must pass Django's deployment checks.
 check-deploy: install
 	DJANGO_DEBUG=false DJANGO_SECRET_KEY=ci-dummy-secret-key-ci-dummy-secret-key-ci-dummy-secret-key-0123 \
-	DJANGO_ALLOWED_HOSTS=crewbuilder.example.com \
+	DJANGO_ALLOWED_HOSTS=crewbuilder.example.com CREWBUILDER_SITE_URL=https://crewbuilder.example.com \
 	CREWBUILDER_ENCRYPTION_KEYS=ci:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
 	STRIPE_SECRET_KEY=sk_test_dummy STRIPE_WEBHOOK_SECRET=whsec_dummy \
 	$(PY) manage.py check --deploy --fail-level WARNING
