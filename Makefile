@@ -28,7 +28,7 @@ run: install
 	DJANGO_DEBUG=true $(PY) manage.py migrate --noinput
 	@echo ""
 	@echo "  CrewBuilder is starting on http://$(HOST):$(PORT)/"
-	@echo "  Create an admin user (in another terminal):  DJANGO_DEBUG=true $(PY) manage.py createsuperuser"
+	@echo "  Create an admin user (in another terminal):  DJANGO_DEBUG=true $(PY) manage.py createoperator --email you@example.com"
 	@echo ""
 	DJANGO_DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
 
@@ -59,7 +59,7 @@ migrate: install
 	DJANGO_DEBUG=true $(PY) manage.py migrate --noinput
 
 superuser: install
-	DJANGO_DEBUG=true $(PY) manage.py createsuperuser
+	DJANGO_DEBUG=true $(PY) manage.py createoperator
 
 clean:
 	rm -rf $(VENV) staticfiles *.egg-info
