@@ -339,6 +339,9 @@ CELERY_BEAT_SCHEDULE["billing-usage-anomaly-scan"] = {
 }
 if BILLING_ENABLED and not STRIPE_WEBHOOK_SECRET and not (DEBUG or TESTING):
     raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET is required when Stripe is configured.")
+if STRIPE_WEBHOOK_SECRET and not BILLING_ENABLED and not (DEBUG or TESTING):
+    # Webhook events are applied only after their object is re-fetched from Stripe.
+    raise ImproperlyConfigured("STRIPE_SECRET_KEY is required when STRIPE_WEBHOOK_SECRET is set.")
 
 # --- Django REST framework (the API app configures its own auth classes)
 REST_FRAMEWORK = {
@@ -346,7 +349,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["crewbuilder.api.parsers.SafeJSONParser"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "crewbuilder.api.exceptions.api_exception_handler",
     # Fixed-window limits per API token and per organisation (crewbuilder/api/throttles.py).
@@ -377,6 +380,11 @@ SPECTACULAR_SETTINGS = {
 }
 # Largest request body the API reads (larger → 413 before parsing).
 CREWBUILDER_API_MAX_BODY_BYTES = env.int("CREWBUILDER_API_MAX_BODY_BYTES", default=64 * 1024)
+# A refused (413) body up to this size is read and dropped so the keep-alive connection
+# stays usable; a larger one is not read and the connection is closed after the 413.
+CREWBUILDER_API_DRAIN_MAX_BYTES = env.int(
+    "CREWBUILDER_API_DRAIN_MAX_BYTES", default=2 * 1024 * 1024
+)
 
 # --- Security
 SESSION_COOKIE_HTTPONLY = True
@@ -451,6 +459,17 @@ LOGGING = {
 # Never let Django's debug error page or admin emails show local variables or settings
 # holding a key: the filter class masks anything that looks like a provider key.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "crewbuilder.logging.RedactingExceptionReporterFilter"
+
+# Custom domains: the DNS TXT proof is looked up with these resolvers ("host[:port]",
+# comma list; empty = the system's), and a served domain whose proof has been gone this
+# many days stops being served (daily re-check).
+CREWBUILDER_DNS_RESOLVER = env("CREWBUILDER_DNS_RESOLVER", default="")
+CREWBUILDER_DNS_TIMEOUT_SECONDS = env.float("CREWBUILDER_DNS_TIMEOUT_SECONDS", default=5.0)
+CREWBUILDER_DOMAIN_GRACE_DAYS = env.int("CREWBUILDER_DOMAIN_GRACE_DAYS", default=3)
+CELERY_BEAT_SCHEDULE["accounts-domains-recheck"] = {
+    "task": "accounts.domains_recheck",
+    "schedule": 24 * 3600.0,
+}
 
 CREWBUILDER_REQUIREMENT_MAX_CHARS = env.int("CREWBUILDER_REQUIREMENT_MAX_CHARS", default=5000)
 CREWBUILDER_REQUIREMENT_MIN_CHARS = env.int("CREWBUILDER_REQUIREMENT_MIN_CHARS", default=20)
