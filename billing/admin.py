@@ -230,7 +230,7 @@ class BillingAccountAdmin(admin.ModelAdmin):
     def give_back_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         account = self._account_for_change(request, pk)
         title = f"Give back generations to {account.organization}"
-        form = AdjustmentForm(request.POST or None)
+        form = AdjustmentForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             quantity = form.cleaned_data["quantity"]
             try:
@@ -257,7 +257,7 @@ class BillingAccountAdmin(admin.ModelAdmin):
     def grant_credits_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         account = self._account_for_change(request, pk)
         title = f"Grant generation credits to {account.organization}"
-        form = AdjustmentForm(request.POST or None)
+        form = AdjustmentForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             quantity = form.cleaned_data["quantity"]
             entry = services.credits_grant(
