@@ -256,6 +256,11 @@ VAULT_ADDR = env("VAULT_ADDR", default="")
 VAULT_TOKEN = env("VAULT_TOKEN", default="")
 VAULT_MOUNT = env("VAULT_MOUNT", default="transit")
 VAULT_TRANSIT_KEY = env("VAULT_TRANSIT_KEY", default="crewbuilder")
+# AWS KMS (CREWBUILDER_KEY_BACKEND=aws-kms; boto3 from the "aws" extra). Credentials come
+# from boto3's usual chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, an instance role, ...).
+AWS_KMS_KEY_ID = env("AWS_KMS_KEY_ID", default="")
+AWS_KMS_REGION = env("AWS_KMS_REGION", default="")
+AWS_KMS_ENDPOINT_URL = env("AWS_KMS_ENDPOINT_URL", default="")
 # Re-test stored keys daily (owners hear about dead keys); re-wrap data keys under the
 # newest master key monthly (idempotent; `manage.py keys_rotate` does the same on demand).
 CELERY_BEAT_SCHEDULE["keys-recheck-provider-keys"] = {

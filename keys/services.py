@@ -42,7 +42,7 @@ from accounts.models import Membership, Organization, Role, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
 from crewbuilder.redaction import contains_secret, redact
-from keys.backends import active_backend, backend_for
+from keys.backends import active_backend, backend_for, is_local_key_id
 from keys.crypto import DecryptionFailed, aad, master_key_ring, new_data_key, open_sealed, seal
 from keys.models import OrganizationDataKey, ProviderKey, TransportKey
 from keys.transport import is_transport_payload, transport_context, transport_decrypt
@@ -677,7 +677,7 @@ class RecoveryReport:
 
 def _master_key_missing(key_id: str) -> bool:
     """A data key wrapped by a local master key that is not in the configured ring."""
-    return backend_for(key_id).name == "database" and master_key_ring().get(key_id) is None
+    return is_local_key_id(key_id) and master_key_ring().get(key_id) is None
 
 
 def _unwrap_uncached(row: OrganizationDataKey) -> bytes:
