@@ -171,6 +171,16 @@ TOOL_CATALOGUE: dict[str, ToolSpec] = {
             reads="files",
         ),
         ToolSpec(
+            key="document_reader",
+            class_name="DocumentReaderTool",
+            label="Document reader",
+            description=(
+                "Read a spreadsheet (.xlsx), PDF or Word (.docx) file from the data/ folder as "
+                "text (openpyxl and pdfplumber, which CrewAI installs)."
+            ),
+            reads="files",
+        ),
+        ToolSpec(
             key="calculator",
             class_name="CalculatorTool",
             label="Calculator",

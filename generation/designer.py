@@ -98,8 +98,8 @@ Rules:
 - tools: only these keys (or none):
 {_tool_lines()}
 - Every file the user names is read by the task that needs it, from data/<name>, by an agent
-  with file_reader or csv_reader (folders: directory_reader); every URL is an input read by
-  an agent with web_page_reader.
+  with file_reader, csv_reader or document_reader (.xlsx, .pdf, .docx) (folders:
+  directory_reader); every URL is an input read by an agent with web_page_reader.
 - Deliver where asked: email_sender for "email me", slack_poster for Slack,
   github_issue_labeler to label GitHub issues; a named output file becomes that task's
   output_file.

@@ -86,7 +86,11 @@ LEGACY_DOMAINS = {
 TOOL_HINTS = {
     "csv_reader": 'the CSV reader tool (path "{name}")',
     "file_reader": 'the file reader tool (file_path "{name}")',
+    "document_reader": 'the document reader tool (path "{name}")',
 }
+# Files the document reader opens as they are; older binary formats (.xls, .doc) must be
+# saved in a newer one first.
+DOCUMENT_EXTENSIONS = frozenset({"xlsx", "xlsm", "pdf", "docx"})
 
 
 @dataclass
@@ -302,7 +306,12 @@ def _attach_inputs(analysis: Analysis, tasks: list[PlannedTask], inputs: dict[st
 
 def _add_file_reading(t: PlannedTask, f: NamedFile) -> None:
     stem = f.basename.rsplit(".", 1)[0]
-    if f.kind == "csv":
+    if f.basename.rsplit(".", 1)[-1].lower() in DOCUMENT_EXTENSIONS:
+        t.add_tool("document_reader")
+        t.notes.append(
+            f"Read data/{f.name} with " + TOOL_HINTS["document_reader"].format(name=f.name) + "."
+        )
+    elif f.kind == "csv":
         t.add_tool("csv_reader")
         t.notes.append(
             f"Read data/{f.name} with " + TOOL_HINTS["csv_reader"].format(name=f.name) + "."

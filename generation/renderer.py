@@ -30,6 +30,11 @@ PROVIDER_ENV = {
 # stdlib imports each custom tool's source needs (its block is in project_template/tools/).
 CUSTOM_TOOL_IMPORTS = {
     "csv_reader": ["import csv", "from pathlib import Path"],
+    "document_reader": [
+        "import zipfile",
+        "from pathlib import Path",
+        "from xml.etree import ElementTree",
+    ],
     "calculator": ["import ast", "import operator"],
     "email_sender": ["import os", "import smtplib", "from email.message import EmailMessage"],
     "slack_poster": ["import json", "import os", "import urllib.request"],
@@ -42,6 +47,9 @@ CUSTOM_TOOL_IMPORTS = {
     "github_issue_labeler": ["import json", "import os", "import urllib.request"],
 }
 GITHUB_TOOLS = ("github_issue_reader", "github_issue_labeler")
+# Libraries a tool imports beyond the standard library: CrewAI depends on them today; the
+# project names them itself so it does not rely on that.
+TOOL_DEPENDENCIES = {"document_reader": ("openpyxl>=3.1.5", "pdfplumber>=0.11.4")}
 
 
 @functools.cache
@@ -130,6 +138,11 @@ def render_pyproject(design: CrewDesign, *, provider: str) -> str:
         name_toml=_toml_str(design.name),
         description_toml=_toml_str(design.title + " using crewAI"),
         crewai_requirement_toml=_toml_str(crewai_requirement(provider)),
+        extra_dependencies="".join(
+            f"\n    {_toml_str(requirement)},"
+            for key in sorted({t.key for t in design.tools_used()})
+            for requirement in TOOL_DEPENDENCIES.get(key, ())
+        ),
     )
 
 

@@ -21,6 +21,7 @@ output file was written. No network: 127.0.0.1 only. Projects run two at a time.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import re
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,8 +53,8 @@ SAMPLE = (
     "Every Monday at 9, read sales.csv and notes.md, calculate the growth per region, "
     "research what drove it on the web and email me a summary",
     "Triage new GitHub issues, label them and post a digest to Slack",
-    "Sort the customer emails in the inbox by urgency and draft replies; compare our prices "
-    "with https://competitor.example/pricing",
+    "Sort the customer emails in the inbox by urgency and draft replies that follow "
+    "refund_policy.pdf; compare our prices with https://competitor.example/pricing",
 )
 # An LLM-style design (file_writer is never chosen by the built-in designer): the last
 # design of the sample with a writer agent that saves a copy through FileWriterTool.
@@ -259,6 +261,82 @@ def sample_designs() -> list[CrewDesign]:
     return designs
 
 
+def _pdf_bytes(text: str) -> bytes:
+    """A one-page PDF showing ``text`` (Helvetica), with a correct cross-reference table."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def _xlsx_bytes(rows: list[list[str]]) -> bytes:
+    """A one-sheet workbook with inline strings (what openpyxl needs, nothing more)."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
+    cells = "".join(
+        f'<row r="{r}">'
+        + "".join(
+            f'<c r="{chr(65 + c)}{r}" t="inlineStr"><is><t>{value}</t></is></c>'
+            for c, value in enumerate(row)
+        )
+        + "</row>"
+        for r, row in enumerate(rows, 1)
+    )
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+            'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/'
+            'sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+            'spreadsheetml.worksheet+xml"/></Types>'
+        ),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/officeDocument" '
+            'Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets><sheet name="Sheet1" '
+            'sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/worksheet" '
+            'Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
+        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{main}"><sheetData>{cells}</sheetData></worksheet>',
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, xml in parts.items():
+            archive.writestr(name, xml)
+    return buffer.getvalue()
+
+
+BINARY_SAMPLES = {
+    ".pdf": lambda: _pdf_bytes("Refunds are accepted within 30 days of delivery."),
+    ".xlsx": lambda: _xlsx_bytes([["region", "budget"], ["North", "1200"], ["South", "900"]]),
+}
+
+
 def _data_files(project: Path) -> None:
     listing = (project / "data" / "README.md").read_text(encoding="utf-8")
     for name in re.findall(r"- `data/([^`]+)`", listing):
@@ -266,7 +344,10 @@ def _data_files(project: Path) -> None:
         if name.endswith("/"):
             target = target / "message-1.txt"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(SAMPLE_CONTENT.get(target.suffix, "Sample text.\n"), encoding="utf-8")
+        if target.suffix in BINARY_SAMPLES:
+            target.write_bytes(BINARY_SAMPLES[target.suffix]())
+        else:
+            target.write_text(SAMPLE_CONTENT.get(target.suffix, "Sample text.\n"), encoding="utf-8")
 
 
 def _run(
@@ -427,6 +508,7 @@ TOOL_NAMES = {
     "directory_reader": "list files in directory",
     "file_writer": "file writer tool",
     "csv_reader": "csv_reader",
+    "document_reader": "document_reader",
     "calculator": "calculator",
     "email_sender": "email_sender",
     "slack_poster": "slack_poster",
