@@ -53,7 +53,7 @@ from django.conf import settings  # noqa: E402
 
 from generation.analysis import analyse  # noqa: E402
 from generation.checks import run_checks  # noqa: E402
-from generation.design import CrewDesign  # noqa: E402
+from generation.design import TOOL_CATALOGUE, CrewDesign  # noqa: E402
 from generation.designer import design_crew  # noqa: E402
 from generation.fallback import fallback_design  # noqa: E402
 from generation.fit import fit_report  # noqa: E402
@@ -62,7 +62,8 @@ from keys.services import ResolvedKey  # noqa: E402
 from tests.fakes.llm import FakeLLM  # noqa: E402
 
 CASES = Path(__file__).with_name("design_eval_cases.yaml")
-READERS = {"file_reader", "csv_reader", "directory_reader"}
+# Every tool of the catalogue that reads files or folders from data/.
+READERS = {k for k, t in TOOL_CATALOGUE.items() if t.reads in {"files", "folder"}}
 
 
 HELDOUT = Path(__file__).with_name("design_eval_heldout.yaml")
