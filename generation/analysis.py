@@ -110,9 +110,14 @@ SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？])\s+|\n+|(?<=[。！？])")
 CLAUSE_SPLIT = re.compile(r"\s*;\s*|\s*,?\s+(?:and\s+then|then|und\s+dann|puis|luego|y\s+luego)\s+")
 LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 EMAIL_ADDRESS = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# "for each new hire": the item is the noun after a describing word.
+ITEM_ADJECTIVE = (
+    r"(?:(?:new|open|closed|single|individual|active|inactive|incoming|unpaid|overdue|late|"
+    r"negative|positive|unhappy|selected|qualified|existing|current|upcoming)\s+)?"
+)
 PER_ITEM = re.compile(
-    r"\b(?:one|a|an|1)\s+(?:\w+\s+){0,2}(?:per|for each|for every)\s+(\w+)"
-    r"|\b(?:for each|for every)\s+(\w+)"
+    r"\b(?:one|a|an|1)\s+(?:\w+\s+){0,2}(?:per|for each|for every)\s+" + ITEM_ADJECTIVE + r"(\w+)"
+    r"|\b(?:for each|for every)\s+" + ITEM_ADJECTIVE + r"(\w+)"
     r"|\bpro\s+(\w+)|\b(?:für|fuer)\s+(?:jede[nrs]?)\s+(\w+)"
     # French "par" means "by" ("classe par priorité") unless one thing is made per item
     r"|\b(?:un|une|1)\s+(?:\w+\s+){0,2}par\s+(?!e-?mail|courriel)(\w+)"
@@ -874,6 +879,17 @@ def _result_destination(step_text: str, name: str) -> bool:
     return bool(m) and not SOURCE_LINK.search(m.group("between"))
 
 
+def _trailing_destination(step_text: str, name: str) -> bool:
+    """ "List every unpaid order, in unpaid.csv": a file set off by a comma at the end of a
+    step is where its result goes."""
+    return bool(
+        re.search(
+            r",\s*" + INTO + r"\s+(?:\w+\s+){0,2}?" + re.escape(name.lower()) + r"\s*[.!]?\s*$",
+            step_text.lower(),
+        )
+    )
+
+
 def _alias_found(alias: str, lowered: str) -> bool:
     if any(ord(ch) > 0x2E80 for ch in alias):
         return alias in lowered
@@ -1034,7 +1050,7 @@ def _schedule(text: str) -> ScheduleSpec | None:
     if frequency is None:
         patterns = [
             (
-                r"\bevery\s+weekday\b|\bon\s+weekdays\b|\bweekdays\b|werktags|en\s+semaine|días\s+laborables|dias\s+úteis|giorni\s+feriali|werkdagen|jours\s+ouvr[ée]s",
+                r"\bevery\s+(?:weekday|workday|business\s+day|working\s+day)\b|\bon\s+weekdays\b|\bweekdays\b|werktags|en\s+semaine|días\s+laborables|dias\s+úteis|giorni\s+feriali|werkdagen|jours\s+ouvr[ée]s",
                 "weekdays",
             ),  # noqa: E501
             (
@@ -1284,8 +1300,13 @@ def analyse(requirement: str) -> Analysis:
     # output, whatever the cue words around other mentions said.
     read_by_steps = {name for step in steps if step.kind in CONSUMING_KINDS for name in step.files}
     for step in steps:
-        if step.kind not in CONSUMING_KINDS:
-            save_targets += [n for n in step.files if _result_destination(step.text, n)]
+        save_targets += [
+            n
+            for n in step.files
+            if _trailing_destination(step.text, n)
+            or step.kind not in CONSUMING_KINDS
+            and _result_destination(step.text, n)
+        ]
     # A file only a description mentions ("every Monday I export my stock to inventory.csv",
     # "our export is dropped into listings.json") already exists: the crew reads it.
     in_steps = {name for step in steps for name in step.files}

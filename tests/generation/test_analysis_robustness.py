@@ -267,3 +267,32 @@ def test_asking_for_a_thing_is_a_step_that_makes_it(text):
 )
 def test_a_request_in_the_passive_is_a_step(text, expected):
     assert kinds(text) == expected
+
+
+def test_the_item_is_the_noun_after_a_describing_word():
+    a = analyse("For each new hire, create a 30-day onboarding plan")
+    assert [o.target for o in a.outputs if o.kind == "per_item"] == ["hire"]
+
+
+def test_a_file_set_off_by_a_comma_at_the_end_of_a_step_is_its_output():
+    a = analyse("Compare the orders with the payments and list every unpaid order, in unpaid.csv.")
+    assert [(f.name, f.direction) for f in a.files] == [("unpaid.csv", "output")]
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Sync new Typeform responses into Airtable", "Typeform"),
+        ("Add the new hires from BambooHR to our onboarding list", "BambooHR"),
+        ("Pull yesterday's WooCommerce orders", "WooCommerce"),
+        ("Summarise our Zoom meeting recordings", "Zoom"),
+    ],
+)
+def test_more_services_are_named(text, label):
+    assert label in [s.label for s in analyse(text).services]
+
+
+def test_a_workday_is_a_schedule_not_a_service():
+    a = analyse("Every workday at 9 summarise the new tickets")
+    assert a.schedule is not None and a.schedule.cron == "0 9 * * 1-5"
+    assert a.services == ()
