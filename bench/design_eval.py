@@ -18,8 +18,8 @@ designer's {brief}): the words must reach the tasks, agents or other inputs.
 Part 2 — the LLM path. For each requirement, scripted misfit replies go through the real
 designer (design_crew → OpenAI SDK → tests/fakes/llm.py over HTTP): the built-in design
 with one requested item removed, and designs made for other requirements. A reply is a
-misfit when the property rules above say it does not honour the requirement; the fit
-check must flag every one of them. Prints the catch rate.
+misfit when the property rules above say it does not honour something the built-in design
+honoured; the fit check must flag every one of them. Prints the catch rate.
 
 Exits non-zero when the built-in fit rate is under --min-fit or a misfit goes uncaught.
 """
@@ -290,21 +290,23 @@ def evaluate_llm_path(rows: list) -> tuple[int, int, list]:
     with FakeLLM() as fake:
         settings.OPENAI_BASE_URL = fake.openai_base_url
         key = ResolvedKey(provider="openai", source="platform", secret="sk-eval-not-a-real-key")
-        for case, design, _ in rows:
+        for case, design, base_props in rows:
             analysis = analyse(case["requirement"])
             blueprint = bps.get(case.get("template", "")) if case.get("template") else None
+            # What the built-in design already misses is not something a reply dropped.
+            already = {(name, detail) for name, ok, detail in base_props if not ok}
             for label, reply in misfits(case, design, others):
                 fake.push_design(reply)
                 result = design_crew(requirement=case["requirement"], key=key, blueprint=blueprint)
                 got = result.design
                 props = properties(case, got, render_project(got))
-                if all(ok for _, ok, _ in props):
+                missed = [d for name, ok, d in props if not ok and (name, d) not in already]
+                if not missed:
                     continue  # not a misfit by the independent rules (e.g. a similar request)
                 total += 1
                 if not fit_report(analysis, got).passed:
                     caught += 1
                 else:
-                    missed = [d for _, ok, d in props if not ok]
                     uncaught.append((case["id"], label, missed[:3]))
         sent = len(fake.requests)
     return caught, total, uncaught + [("requests", sent, [])]
