@@ -11,6 +11,7 @@ import base64
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -41,7 +42,23 @@ else:
 # White-label custom domains are accepted on top of these (crewbuilder/hosts.py).
 ALLOWED_HOSTS = AllowedHosts(ALLOWED_HOSTS)
 
-SITE_URL = env("CREWBUILDER_SITE_URL", default="http://127.0.0.1:8000")
+# The public base URL of every emailed link (verification, reset, invitations). Production
+# has no sensible default: a link to localhost would reach no one.
+if DEBUG or TESTING:
+    SITE_URL = env("CREWBUILDER_SITE_URL", default="http://127.0.0.1:8000")
+else:
+    SITE_URL = env("CREWBUILDER_SITE_URL", default="")
+    if not SITE_URL:
+        raise ImproperlyConfigured(
+            "CREWBUILDER_SITE_URL is required in production: the public base URL of emailed "
+            "links, e.g. https://crewbuilder.example.com"
+        )
+_site = urlsplit(SITE_URL)
+if _site.scheme not in ("http", "https") or not _site.netloc:
+    raise ImproperlyConfigured(
+        f"CREWBUILDER_SITE_URL must be an absolute http(s) URL, not {SITE_URL!r}."
+    )
+SITE_URL = SITE_URL.rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -159,3 +159,22 @@ def test_hostile_text_cannot_break_python_or_yaml():
 def test_rendering_is_deterministic():
     d = fallback_design(requirement="Research EV batteries")
     assert render_project(d) == render_project(d)
+
+
+def test_env_example_names_the_model_that_designed_the_crew():
+    env = render_project(design(), provider="anthropic", model="claude-haiku-4-5")[".env.example"]
+    assert "MODEL=anthropic/claude-haiku-4-5\nANTHROPIC_API_KEY=\n" in env
+    crew = render_project(
+        design(process="hierarchical"), provider="anthropic", model="claude-haiku-4-5"
+    )["src/market_watch/crew.py"]
+    assert "manager_llm=os.environ.get(\"MODEL\", 'anthropic/claude-haiku-4-5')" in crew
+
+
+def test_readme_commands_work_after_crewai_install():
+    files = render_project(design())
+    data = tomllib.loads(files["pyproject.toml"])
+    # `crewai install` is `uv sync`, which installs the dev group: `uv run pytest` works.
+    assert data["dependency-groups"]["dev"] == ["pytest>=8"]
+    assert data["project"]["scripts"]["run_with_trigger"] == "market_watch.main:run_with_trigger"
+    assert "crewai install" in files["README.md"] and "uv run pytest" in files["README.md"]
+    assert data["project"]["dependencies"] == ["crewai[tools]>=1.15.30,<2.0.0"]
