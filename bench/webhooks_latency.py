@@ -147,11 +147,16 @@ def main() -> int:
                 receiver.statuses = [503]
                 committed = publish(i, "retry")
                 receiver.wait_for(1 + 2 * i, timeout=60)  # the failed first attempt
-                # The worker scheduled the retry ~30 s out; make it due now (as beat's
-                # deliver_due would find it later) to measure the retry path itself.
-                WebhookDelivery.objects.filter(
-                    endpoint=endpoint, status="pending", event__data__phase="retry"
-                ).update(next_attempt_at=django.utils.timezone.now())
+                # The worker records the failure and schedules the retry ~30 s out; once
+                # that is committed, make it due now (as beat's deliver_due would find it
+                # later) to measure the retry path itself.
+                failed = WebhookDelivery.objects.filter(
+                    endpoint=endpoint, event__data__phase="retry", event__data__i=i, attempts=1
+                )
+                deadline = time.monotonic() + 60
+                while not failed.exists() and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                failed.update(next_attempt_at=django.utils.timezone.now())
                 webhook_deliveries_due_task.delay()
                 receiver.wait_for(2 + 2 * i, timeout=60)
                 retry_ms.append((time.time() - committed) * 1000)
