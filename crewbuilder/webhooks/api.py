@@ -20,7 +20,7 @@ ALL = {method: Cap.MANAGE_API_TOKENS for method in ("GET", "POST", "PATCH", "DEL
 
 
 class EndpointCreateSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=500)
+    url = serializers.CharField(max_length=500, help_text="https://… (http:// only where allowed)")
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=EventType.values), min_length=1, max_length=10
     )
