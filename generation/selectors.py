@@ -31,6 +31,7 @@ UNDERSTOOD_HEADINGS = {
     "Language": "Language",
     "Quantity": "Quantities",
     "Time window": "Time window",
+    "Rule": "Rules",
 }
 
 

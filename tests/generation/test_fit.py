@@ -163,3 +163,13 @@ def test_what_we_understood_is_shown_and_only_to_the_organisation(
     assert "invoices.csv (csv file)" in page and "Fit check passed:" in page
     client.force_login(tenant.outsider)
     assert client.get(f"/generations/{g.id}/").status_code == 404
+
+
+def test_the_rules_the_user_set_are_shown_under_rules(
+    tenant, django_capture_on_commit_callbacks, client
+):
+    g = run(tenant, django_capture_on_commit_callbacks, INVOICES + ". Never threaten legal action.")
+    client.force_login(tenant.owner)
+    page = client.get(f"/generations/{g.id}/").content.decode()
+    assert "<dt>Rules</dt>" in page and "Never threaten legal action" in page
+    assert "Fit check passed:" in page
