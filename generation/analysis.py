@@ -927,9 +927,15 @@ TO_SERVICE = re.compile(
     r"\b(?:to|in|into|on|onto|nach|in|dans|sur|en|a)\s+(?:the\s+|our\s+|my\s+|a\s+)?(?:\w+\s+)?$",
     re.I,
 )  # noqa: E501
+# "a" and "en" are articles/prepositions of other meanings outside Romance languages ("I run
+# a small Shopify store" does not post to Shopify).
+TO_SERVICE_GERMANIC = re.compile(
+    r"\b(?:to|in|into|on|onto|nach|in)\s+(?:the\s+|our\s+|my\s+|a\s+)?(?:\w+\s+)?$", re.I
+)
 
 
-def _services(text: str) -> list[ServiceUse]:
+def _services(text: str, language: str = "en") -> list[ServiceUse]:
+    to_service = TO_SERVICE if language in {"fr", "es", "pt", "it"} else TO_SERVICE_GERMANIC
     lowered = text.lower()
     found: list[ServiceUse] = []
     for key, spec in services_catalogue().items():
@@ -969,7 +975,7 @@ def _services(text: str) -> list[ServiceUse]:
             acts = set()
             for pos in positions:
                 before = text[max(0, pos - 80) : pos]
-                if POST_CUE.search(before) or TO_SERVICE.search(before):
+                if POST_CUE.search(before) or to_service.search(before):
                     acts.add("post")
                 else:
                     acts.add("mention")
@@ -1200,7 +1206,7 @@ def analyse(requirement: str) -> Analysis:
     sentences = _sentences(text)
     files = _files(text)
     urls = list(dict.fromkeys(u.rstrip(".,;:)!?") for u in URL.findall(text)))
-    services = _services(text)
+    services = _services(text, language)
 
     steps: list[StepSpec] = []
     context: list[str] = []

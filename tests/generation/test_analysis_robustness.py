@@ -296,3 +296,10 @@ def test_a_workday_is_a_schedule_not_a_service():
     a = analyse("Every workday at 9 summarise the new tickets")
     assert a.schedule is not None and a.schedule.cron == "0 9 * * 1-5"
     assert a.services == ()
+
+
+def test_an_english_article_is_not_a_destination_for_a_service():
+    a = analyse("I run a small Shopify store selling teas. Summarise last week's orders.")
+    assert [(s.label, s.actions) for s in a.services] == [("Shopify", ("mention",))]
+    assert not [o for o in a.outputs if o.kind == "service"]
+    assert analyse("Envoie un résumé en Notion").services[0].actions == ("post",)
