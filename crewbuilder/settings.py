@@ -40,7 +40,10 @@ else:
 # White-label custom domains are accepted on top of these (crewbuilder/hosts.py).
 ALLOWED_HOSTS = AllowedHosts(ALLOWED_HOSTS)
 
-SITE_URL = env("CREWBUILDER_SITE_URL", default="http://127.0.0.1:8000")
+# The embedded default's emailed links follow the port it serves on (`PORT=8350 make run`).
+_DEV_PORT = env.str("PORT", default="8000")
+_dev_site_url = f"http://127.0.0.1:{_DEV_PORT if _DEV_PORT.isdigit() else '8000'}"
+SITE_URL = env("CREWBUILDER_SITE_URL", default=_dev_site_url)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
