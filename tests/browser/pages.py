@@ -241,6 +241,16 @@ def _open_menus(page) -> None:
     page.locator("#primary-nav .menu-panel").wait_for(state="visible")
 
 
+def _sign_up_badly(page) -> None:
+    """Values the browser accepts and the server refuses: the page shows field errors."""
+    page.fill("input[name=email]", "new.person@example.test")
+    page.fill("input[name=password1]", "short")
+    page.fill("input[name=password2]", "different")
+    with page.expect_navigation():
+        page.locator("form button[type=submit]").click()
+    page.locator(".errorlist").first.wait_for()
+
+
 def _sign_in_wrong(page) -> None:
     page.fill("input[name=login]", "nobody@example.test")
     page.fill("input[name=password]", PASSWORD + "x")
@@ -253,9 +263,7 @@ PAGE_STATES: list[PageState] = [
     PageState("landing", "/"),
     PageState("pricing", "/pricing/"),
     PageState("signup", "/accounts/signup/"),
-    PageState(
-        "signup-errors", "/accounts/signup/", prepare=_submit_empty("form button[type=submit]")
-    ),
+    PageState("signup-errors", "/accounts/signup/", prepare=_sign_up_badly),
     PageState("login", "/accounts/login/"),
     PageState("login-error", "/accounts/login/", prepare=_sign_in_wrong),
     PageState("password-reset", "/accounts/password/reset/"),
