@@ -129,7 +129,7 @@ class OrganizationBrandingAdmin(admin.ModelAdmin):
     list_display = ["organization", "brand_name", "custom_domain", "updated_at"]
     search_fields = ["organization__name", "brand_name", "custom_domain"]
     list_select_related = ["organization"]
-    readonly_fields = ["organization", "logo", "updated_at"]
+    readonly_fields = ["organization", "logo_sha256", "logo", "updated_at"]
 
     def has_add_permission(self, request) -> bool:
         return False  # set from /settings/branding/, where the logo is validated

@@ -197,6 +197,13 @@ class OrganizationBranding(models.Model):
         Organization, on_delete=models.CASCADE, related_name="branding"
     )
     brand_name = models.CharField(max_length=80, blank=True)
+    # The logo lives in the row (a re-encoded PNG of a few KB), so every web process and
+    # every redeploy serves the same bytes; nothing depends on a container's disk.
+    logo_png = models.BinaryField(null=True, blank=True, editable=False)
+    logo_sha256 = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # Up to 0.1.0 the logo was a file under MEDIA_ROOT. Kept read-only for one release
+    # (expand/contract, docs/migrations.md): 0.1.0 processes still read it during a rolling
+    # deploy; accounts 0004 and ``manage.py branding_logos_import`` copy it into the row.
     logo = models.FileField(upload_to="branding/", blank=True)
     primary_color = models.CharField(max_length=7, blank=True)
     accent_color = models.CharField(max_length=7, blank=True)
@@ -205,3 +212,12 @@ class OrganizationBranding(models.Model):
 
     def __str__(self) -> str:
         return f"Branding for {self.organization}"
+
+    @property
+    def has_logo(self) -> bool:
+        return bool(self.logo_sha256) or bool(self.logo)
+
+    @property
+    def logo_version(self) -> str:
+        """Cache-busting token for the logo URL (empty for a not yet imported file)."""
+        return self.logo_sha256[:16]

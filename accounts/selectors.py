@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import QuerySet
@@ -93,7 +94,10 @@ def branding_for_org(organization: Organization | None) -> OrganizationBranding 
     longer includes white-label (a downgrade switches branding off without deleting it)."""
     if organization is None:
         return None
-    branding = OrganizationBranding.objects.filter(organization=organization).first()
+    # every page reads the brand: leave the logo's bytes to the logo view
+    branding = (
+        OrganizationBranding.objects.filter(organization=organization).defer("logo_png").first()
+    )
     if branding is None:
         return None
     from billing.selectors import entitlements_for
@@ -111,7 +115,46 @@ def branding_for_host(host: str) -> OrganizationBranding | None:
         return None
     branding = (
         OrganizationBranding.objects.select_related("organization")
+        .defer("logo_png")
         .filter(custom_domain=host)
         .first()
     )
     return branding_for_org(branding.organization) if branding else None
+
+
+def branding_logo_digest(org_uuid) -> str | None:
+    """The SHA-256 of a white-label organisation's logo (its ETag), without reading the
+    image; None when there is none in the row or the plan has no white-label."""
+    branding = (
+        OrganizationBranding.objects.select_related("organization")
+        .defer("logo_png")
+        .filter(organization__uuid=org_uuid)
+        .exclude(logo_sha256="")
+        .first()
+    )
+    if branding is None or branding_for_org(branding.organization) is None:
+        return None
+    return branding.logo_sha256
+
+
+def branding_logo(org_uuid) -> tuple[bytes, str] | None:
+    """(PNG bytes, SHA-256) of a white-label organisation's logo, or None (no branding, no
+    logo, or a plan without white-label). A 0.1.0 file not yet copied into its row
+    (``manage.py branding_logos_import``) is read from storage, if this process has it."""
+    branding = (
+        OrganizationBranding.objects.select_related("organization")
+        .filter(organization__uuid=org_uuid)
+        .first()
+    )
+    if branding is None or branding_for_org(branding.organization) is None:
+        return None
+    if branding.logo_png is not None:
+        return bytes(branding.logo_png), branding.logo_sha256
+    if branding.logo:
+        try:
+            with branding.logo.open("rb") as handle:
+                data = handle.read()
+        except OSError:
+            return None
+        return data, hashlib.sha256(data).hexdigest()
+    return None

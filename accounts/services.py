@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -395,21 +394,25 @@ def branding_update(
         organization=organization
     )
     old_domain = branding.custom_domain or ""
-    old_logo = branding.logo.name if branding.logo else ""
+    old_file = branding.logo.name if branding.logo else ""
     branding.brand_name = brand_name.strip()[:80]
     branding.primary_color = primary_color.lower()
     branding.accent_color = accent_color.lower()
     branding.custom_domain = domain or None
     branding.updated_at = timezone.now()
     if png is not None:
-        digest = hashlib.sha256(png).hexdigest()[:16]
-        branding.logo.save(f"{organization.uuid}-{digest}.png", ContentFile(png), save=False)
+        # In the row, not on a disk: every web process and every redeploy serves it.
+        branding.logo_png = png
+        branding.logo_sha256 = hashlib.sha256(png).hexdigest()
     elif remove_logo:
-        branding.logo = ""
+        branding.logo_png = None
+        branding.logo_sha256 = ""
+    if png is not None or remove_logo:
+        branding.logo = ""  # a 0.1.0 file, superseded (the column goes in 0.3.0)
     branding.save()
-    if old_logo and old_logo != (branding.logo.name if branding.logo else ""):
+    if old_file and not branding.logo:
         storage = branding.logo.storage
-        transaction.on_commit(lambda: storage.delete(old_logo))
+        transaction.on_commit(lambda: storage.delete(old_file))
     transaction.on_commit(forget_custom_domains)
     audit_record(
         organization=organization,
@@ -426,3 +429,27 @@ def branding_update(
         },
     )
     return branding
+
+
+def branding_logos_import(*, batch_size: int = 100) -> dict[str, int]:
+    """Copy logo files saved by 0.1.0 (``MEDIA_ROOT/branding/…``) into their rows, byte for
+    byte, in batches (the data migration accounts 0004 does the same at upgrade time; run
+    ``manage.py branding_logos_import`` again once no 0.1.0 process is left). Idempotent:
+    rows that already hold their logo are skipped; a missing file is counted, not fatal."""
+    copied = missing = 0
+    pending = OrganizationBranding.objects.exclude(logo="").filter(logo_png__isnull=True)
+    last_pk = 0
+    while batch := list(pending.filter(pk__gt=last_pk).order_by("pk")[:batch_size]):
+        with transaction.atomic():
+            for branding in batch:
+                try:
+                    with branding.logo.open("rb") as handle:
+                        data = handle.read()
+                except OSError:
+                    missing += 1
+                    continue
+                copied += OrganizationBranding.objects.filter(
+                    pk=branding.pk, logo_png__isnull=True
+                ).update(logo_png=data, logo_sha256=hashlib.sha256(data).hexdigest())
+        last_pk = batch[-1].pk
+    return {"copied": copied, "missing": missing}

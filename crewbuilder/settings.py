@@ -15,6 +15,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from crewbuilder import __version__ as CREWBUILDER_VERSION  # noqa: N812
 from crewbuilder.hosts import AllowedHosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -97,6 +98,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.organization",
+                "crewbuilder.context_processors.release",
             ],
         },
     },
@@ -391,7 +393,7 @@ if SENTRY_DSN:
     init_sentry(
         dsn=SENTRY_DSN,
         environment=env("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"),
-        release=env("SENTRY_RELEASE", default="") or None,
+        release=env("SENTRY_RELEASE", default="") or f"crewbuilder@{CREWBUILDER_VERSION}",
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
     )
 

@@ -10,6 +10,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from crewbuilder import __version__
+
 logger = logging.getLogger("crewbuilder.health")
 
 
@@ -61,6 +63,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     healthy = all(ok for ok, _ in checks.values())
     body = {
         "status": "ok" if healthy else "unavailable",
+        "version": __version__,
         "checks": {name: {"ok": ok, "backend": detail} for name, (ok, detail) in checks.items()},
     }
     return JsonResponse(body, status=200 if healthy else 503)

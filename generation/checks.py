@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from crewbuilder.redaction import contains_secret
-from generation.design import PLACEHOLDER, CrewDesign
+from generation.design import PLACEHOLDER, CrewDesign, output_file_problem
 
 logger = logging.getLogger("crewbuilder.generation.checks")
 # libyaml's loader when available (~10x faster); same safe constructor either way.
@@ -373,6 +373,31 @@ def check_tools(p: _Project) -> str:
     return f"{len(tool_classes)} tool classes with args schemas; {len(imported)} used in crew.py"
 
 
+def check_output_files(p: _Project) -> str:
+    """CrewAI writes each task's output_file with LLM text on every run: one that names the
+    project's own code (main.py, conftest.py, pyproject.toml) would be executed next run.
+    Every output_file, in tasks.yaml and as an ``output_file=`` argument in crew.py, must
+    pass the same allow-list as the design (a file under output/)."""
+    found: list[tuple[str, object]] = []
+    for key, value in p.yaml_mapping("tasks").items():
+        if "output_file" in value:
+            found.append((f"tasks.yaml {key}", value["output_file"]))
+    for node in ast.walk(p.python(f"{p.pkg}/crew.py")):
+        if isinstance(node, ast.Call):
+            for kw in node.keywords:
+                if kw.arg == "output_file":
+                    value = kw.value.value if isinstance(kw.value, ast.Constant) else None
+                    found.append(("crew.py", value))
+    problems = []
+    for where, path in found:
+        problem = output_file_problem(path) if isinstance(path, str) else "must be a literal string"
+        if problem:
+            problems.append(f"{where}: output_file {path!r} {problem}")
+    if problems:
+        raise _Fail("; ".join(problems))
+    return f"{len(found)} output file(s), all under output/"
+
+
 def check_no_secrets(p: _Project) -> str:
     leaking = sorted(path for path, text in p.files.items() if contains_secret(text))
     if ".env" in p.files:
@@ -394,6 +419,7 @@ CHECKS: tuple[tuple[str, Callable[[_Project], str]], ...] = (
     ("env_example", check_env_example),
     ("tools_are_classes", check_tools),
     ("no_secrets", check_no_secrets),
+    ("output_files_confined", check_output_files),
 )
 
 

@@ -23,7 +23,15 @@ ENV_VAR = re.compile(r"^[A-Z][A-Z0-9_]*$")
 # CrewAI interpolates ``{name}`` where name looks like an identifier; other braces
 # (JSON examples in expected_output, say) are left alone.
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-OUTPUT_FILE = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_\-./]*$")
+# A task's output_file is written by CrewAI on every run, with LLM text: it must never be
+# able to name the project's own code or config (src/<pkg>/main.py, tests/conftest.py,
+# pyproject.toml, .env, ...). Allow-list: output/<segments>.<ext>, nothing else.
+OUTPUT_DIR = "output"
+OUTPUT_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-.]*$")
+OUTPUT_EXTENSIONS = frozenset(
+    {"md", "markdown", "txt", "json", "csv", "tsv", "html", "xml", "yaml", "yml"}
+)
+MAX_OUTPUT_DEPTH = 4
 
 MAX_AGENTS = 8
 MAX_TASKS = 12
@@ -57,6 +65,28 @@ RESERVED_MEMBER_NAMES = frozenset(
 RESERVED_PACKAGE_NAMES = frozenset(
     {"crewai", "crewai_tools", "pydantic", "yaml", "tests", "test", "src", "main", "tools"}
 ) | frozenset(sys.stdlib_module_names)
+
+
+def output_file_problem(path: str) -> str | None:
+    """Why ``path`` may not be a task's output_file, or None when it is allowed: a relative
+    path under ``output/`` (at most a few folders deep), plain name segments (no ``..``, no
+    hidden files, no placeholders), ending in a text/data extension."""
+    if not isinstance(path, str) or not path:
+        return "must be a file path like output/report.md"
+    if path.startswith("/") or "\\" in path or re.match(r"^[A-Za-z]:", path):
+        return "must be a relative path under output/ (no absolute paths or backslashes)"
+    parts = path.split("/")
+    if parts[0] != OUTPUT_DIR or len(parts) < 2:
+        return "must be inside the output/ folder, like output/report.md"
+    if len(parts) > MAX_OUTPUT_DEPTH + 1:
+        return f"must be at most {MAX_OUTPUT_DEPTH} levels under output/"
+    for part in parts[1:]:
+        if part in {"", ".", ".."} or not OUTPUT_SEGMENT.match(part):
+            return "may only use letters, digits, _, - and . in each name (no .., no hidden files)"
+    name = parts[-1]
+    if "." not in name.strip(".") or name.rsplit(".", 1)[1].lower() not in OUTPUT_EXTENSIONS:
+        return "must end in one of: " + ", ".join(f".{e}" for e in sorted(OUTPUT_EXTENSIONS))
+    return None
 
 
 class ToolSpec(BaseModel):
@@ -272,13 +302,8 @@ def design_errors(design: CrewDesign) -> list[str]:
                 )
         if len(set(t.context)) != len(t.context):
             errors.append(f"tasks[{i}].context lists a task twice")
-        if t.output_file is not None:
-            parts = t.output_file.split("/")
-            if not OUTPUT_FILE.match(t.output_file) or ".." in parts or "" in parts:
-                errors.append(
-                    f"tasks[{i}].output_file {t.output_file!r} must be a relative path "
-                    "like output/report.md"
-                )
+        if t.output_file is not None and (problem := output_file_problem(t.output_file)):
+            errors.append(f"tasks[{i}].output_file {t.output_file!r} {problem}")
         task_ids.append(t.id)
 
     for key in design.inputs:

@@ -42,10 +42,10 @@ from accounts.models import Membership, Organization, Role, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
 from crewbuilder.redaction import contains_secret, redact
-from keys.backends import VAULT_PREFIX, active_backend, backend_for
+from keys.backends import active_backend, backend_for
 from keys.crypto import DecryptionFailed, aad, master_key_ring, new_data_key, open_sealed, seal
-from keys.models import OrganizationDataKey, ProviderKey
-from keys.transport import is_transport_payload, transport_decrypt
+from keys.models import OrganizationDataKey, ProviderKey, TransportKey
+from keys.transport import is_transport_payload, transport_context, transport_decrypt
 
 logger = logging.getLogger("crewbuilder.keys")
 
@@ -64,6 +64,7 @@ __all__ = [
     "provider_keys_recheck",
     "organization_keys_crypto_shred",
     "user_keys_delete",
+    "keys_recovery_check",
 ]
 
 
@@ -135,8 +136,7 @@ def _data_key_context(organization_id: int) -> bytes:
 def _unwrap(row: OrganizationDataKey) -> tuple[AESGCM, bytes]:
     wrapped = bytes(row.wrapped_key)
     key_id = row.master_key_id
-    ring = master_key_ring()
-    if not key_id.startswith(VAULT_PREFIX) and ring.get(key_id) is None:
+    if _master_key_missing(key_id):
         # A master key removed from the configuration stops working at once, cache or not.
         raise DecryptionFailed()
     cache_key = (row.organization_id, key_id, wrapped)
@@ -623,3 +623,148 @@ def one_time_key_take(*, ref: str) -> str | None:
         ).decode()
     except (DecryptionFailed, ValueError):
         return None
+
+
+# --------------------------------------------------------------------------- recovery drill
+
+
+@dataclass(frozen=True)
+class OrganizationRecovery:
+    """Whether one organisation's stored keys can be read with the configured keys."""
+
+    organization_id: int
+    organization_name: str
+    wrapped_by: str  # the master key id recorded with the data key ("" when there is none)
+    keys_total: int
+    keys_ok: int
+    problem: str = ""  # empty when every key decrypts
+
+    @property
+    def recoverable(self) -> bool:
+        return not self.problem
+
+
+@dataclass
+class RecoveryReport:
+    organizations: list[OrganizationRecovery] = field(default_factory=list)
+    transport_problems: list[str] = field(default_factory=list)
+    transport_keys: int = 0
+
+    @property
+    def unrecoverable(self) -> list[OrganizationRecovery]:
+        return [org for org in self.organizations if not org.recoverable]
+
+
+def _master_key_missing(key_id: str) -> bool:
+    """A data key wrapped by a local master key that is not in the configured ring."""
+    return backend_for(key_id).name == "database" and master_key_ring().get(key_id) is None
+
+
+def _unwrap_uncached(row: OrganizationDataKey) -> bytes:
+    """Unwrap through the backend every time: a cached data key must not vouch for a
+    master key that has since disappeared."""
+    if _master_key_missing(row.master_key_id):
+        raise DecryptionFailed()
+    return backend_for(row.master_key_id).unwrap(
+        wrapped=bytes(row.wrapped_key),
+        key_id=row.master_key_id,
+        context=_data_key_context(row.organization_id),
+    )
+
+
+def keys_recovery_check() -> RecoveryReport:
+    """Open every stored key with the configured master keys / backends and report, per
+    organisation, whether all of its keys can be recovered. Read-only: it writes no row,
+    no audit event and no cache entry (``manage.py keys_verify``, the restore drill).
+
+    A key counts as recovered when its ciphertext authenticates under the unwrapped data
+    key with its row binding *and* its recomputed fingerprint matches the stored one."""
+    report = RecoveryReport()
+    keys_by_org: dict[int, list[ProviderKey]] = {}
+    for key in ProviderKey.objects.order_by("organization_id", "pk"):
+        keys_by_org.setdefault(key.organization_id, []).append(key)
+    rows = {
+        row.organization_id: row
+        for row in OrganizationDataKey.objects.select_related("organization")
+    }
+    names = dict(
+        Organization.objects.filter(pk__in=set(keys_by_org) | set(rows)).values_list("pk", "name")
+    )
+    for org_id in sorted(set(keys_by_org) | set(rows)):
+        org_keys = keys_by_org.get(org_id, [])
+        row = rows.get(org_id)
+        name = names.get(org_id, "")
+        if row is None:
+            report.organizations.append(
+                OrganizationRecovery(
+                    organization_id=org_id,
+                    organization_name=name,
+                    wrapped_by="",
+                    keys_total=len(org_keys),
+                    keys_ok=0,
+                    problem="it has stored keys but no data key (destroyed)",
+                )
+            )
+            continue
+        try:
+            data_key = _unwrap_uncached(row)
+        except DecryptionFailed:
+            if _master_key_missing(row.master_key_id):
+                problem = (
+                    f"its data key is wrapped by master key {row.master_key_id!r}, "
+                    "which is not configured"
+                )
+            else:
+                problem = f"its data key could not be unwrapped by {row.master_key_id!r}"
+            report.organizations.append(
+                OrganizationRecovery(
+                    organization_id=org_id,
+                    organization_name=name,
+                    wrapped_by=row.master_key_id,
+                    keys_total=len(org_keys),
+                    keys_ok=0,
+                    problem=problem,
+                )
+            )
+            continue
+        aead = AESGCM(data_key)
+        fingerprint_key = hmac.new(data_key, b"crewbuilder/fingerprint/v1", hashlib.sha256).digest()
+        bad: list[int] = []
+        for key in org_keys:
+            try:
+                value = open_sealed(aead, bytes(key.ciphertext), _key_aad(key)).decode()
+            except (DecryptionFailed, UnicodeDecodeError):
+                bad.append(key.pk)
+                continue
+            if not hmac.compare_digest(_fingerprint(fingerprint_key, value), key.fingerprint):
+                bad.append(key.pk)
+            del value
+        del data_key, aead, fingerprint_key
+        report.organizations.append(
+            OrganizationRecovery(
+                organization_id=org_id,
+                organization_name=name,
+                wrapped_by=row.master_key_id,
+                keys_total=len(org_keys),
+                keys_ok=len(org_keys) - len(bad),
+                problem=(
+                    f"{len(bad)} of {len(org_keys)} stored key(s) do not decrypt "
+                    f"(key ids {', '.join(map(str, bad))})"
+                    if bad
+                    else ""
+                ),
+            )
+        )
+    for transport in TransportKey.objects.order_by("pk"):
+        report.transport_keys += 1
+        try:
+            backend_for(transport.master_key_id).unwrap(
+                wrapped=bytes(transport.wrapped_key),
+                key_id=transport.master_key_id,
+                context=transport_context(transport.kid),
+            )
+        except DecryptionFailed:
+            report.transport_problems.append(
+                f"transport key {transport.kid} (wrapped by {transport.master_key_id!r})"
+            )
+    return report

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import hashlib
 import io
+import uuid
 
 import pytest
 from django.core import mail
@@ -88,11 +90,13 @@ def test_owner_brands_the_org_and_members_see_it_everywhere(
     assert response.status_code == 302
     branding = OrganizationBranding.objects.get(organization=enterprise.org)
     assert branding.brand_name == "Acme Crews"
-    assert branding.logo.name.endswith(".png")
+    assert bytes(branding.logo_png).startswith(b"\x89PNG")
+    assert branding.logo_sha256 == hashlib.sha256(bytes(branding.logo_png)).hexdigest()
+    assert not branding.logo  # nothing written to a disk
     page = member_client.get("/settings/team/").content.decode()
     assert "Acme Crews" in page
     assert "--primary: #112233" in page
-    assert f"/branding/{enterprise.org.uuid}/logo.png" in page
+    assert f"/branding/{enterprise.org.uuid}/logo.png?v={branding.logo_sha256[:16]}" in page
     assert "<title>Team · Acme Crews</title>" in page
     # another organisation's members keep the default brand
     other = outsider_client.get("/settings/team/").content.decode()
@@ -100,7 +104,7 @@ def test_owner_brands_the_org_and_members_see_it_everywhere(
     logo = Client().get(f"/branding/{enterprise.org.uuid}/logo.png")
     assert logo.status_code == 200
     assert logo["Content-Type"] == "image/png"
-    assert b"".join(logo.streaming_content).startswith(b"\x89PNG")
+    assert logo.content == bytes(branding.logo_png)
     event = AuditEvent.objects.get(action="branding.updated")
     assert event.metadata["logo"] == "replaced"
 
@@ -172,26 +176,112 @@ def test_jpeg_is_accepted_and_stored_reencoded_as_png_without_trailing_payload(
     response = _save(owner_client, logo=_upload(_image("JPEG") + payload, "logo.jpg"))
     assert response.status_code == 302
     branding = OrganizationBranding.objects.get()
-    stored = branding.logo.open("rb").read()
+    stored = bytes(branding.logo_png)
     assert stored.startswith(b"\x89PNG")
     assert payload not in stored
 
 
-def test_replacing_and_removing_the_logo_cleans_up_files(
-    enterprise, owner_client, django_capture_on_commit_callbacks, settings
+def test_replacing_and_removing_the_logo(enterprise, owner_client, settings):
+    _save(owner_client, logo=_upload(_image(color=(1, 2, 3))))
+    first = OrganizationBranding.objects.get().logo_sha256
+    _save(owner_client, logo=_upload(_image(color=(9, 9, 9))))
+    second = OrganizationBranding.objects.get()
+    assert second.logo_sha256 and second.logo_sha256 != first
+    assert Client().get(f"/branding/{enterprise.org.uuid}/logo.png").content == bytes(
+        second.logo_png
+    )
+    _save(owner_client, remove_logo="on")
+    branding = OrganizationBranding.objects.get()
+    assert branding.logo_png is None and branding.logo_sha256 == "" and not branding.has_logo
+    assert Client().get(f"/branding/{enterprise.org.uuid}/logo.png").status_code == 404
+    assert list(settings.MEDIA_ROOT.iterdir()) == []  # never on the web process's disk
+
+
+def test_logo_is_served_from_the_database_with_caching_headers(enterprise, owner_client):
+    _save(owner_client, logo=_upload(_image()))
+    digest = OrganizationBranding.objects.get().logo_sha256
+    url = f"/branding/{enterprise.org.uuid}/logo.png"
+    plain = Client().get(url)
+    assert plain["ETag"] == f'"{digest}"'
+    assert plain["Cache-Control"] == "public, max-age=300"
+    assert plain["X-Content-Type-Options"] == "nosniff"
+    versioned = Client().get(url, {"v": digest[:16]})
+    assert versioned["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert versioned.content == plain.content
+    stale = Client().get(url, {"v": "0123456789abcdef"})
+    assert stale["Cache-Control"] == "public, max-age=300"  # an old link is not pinned
+    revalidated = Client().get(url, headers={"If-None-Match": f'"{digest}"'})
+    assert revalidated.status_code == 304 and revalidated.content == b""
+
+
+def test_logo_survives_a_web_process_without_the_old_disk(
+    enterprise, owner_client, settings, tmp_path_factory
 ):
+    _save(owner_client, logo=_upload(_image(color=(5, 80, 200))))
+    served = Client().get(f"/branding/{enterprise.org.uuid}/logo.png").content
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("fresh-container")  # a new replica
+    again = Client().get(f"/branding/{enterprise.org.uuid}/logo.png")
+    assert again.status_code == 200 and again.content == served
+
+
+def test_logo_url_is_404_for_unknown_or_unentitled_organisations(enterprise, owner_client):
+    _save(owner_client, logo=_upload(_image()))
+    assert Client().get(f"/branding/{uuid.uuid4()}/logo.png").status_code == 404
+    assert Client().get("/branding/not-a-uuid/logo.png").status_code == 404
+    digest = OrganizationBranding.objects.get().logo_sha256
+    plan_assign(enterprise.org, "professional")  # downgraded: branding switched off
+    url = f"/branding/{enterprise.org.uuid}/logo.png"
+    assert Client().get(url).status_code == 404
+    assert Client().get(url, headers={"If-None-Match": f'"{digest}"'}).status_code == 404
+
+
+def test_a_0_1_0_logo_file_is_served_then_imported_byte_for_byte(enterprise, settings):
+    """A logo a 0.1.0 web process saved as a file (before the upgrade, or during the
+    rolling deploy) keeps working and is copied into the row by branding_logos_import."""
+    from django.core.files.storage import default_storage
+    from django.core.management import call_command
+
+    png = _image(color=(10, 20, 30))
+    name = default_storage.save(f"branding/{enterprise.org.uuid}-legacy.png", io.BytesIO(png))
+    OrganizationBranding.objects.create(organization=enterprise.org, brand_name="Old", logo=name)
+    url = f"/branding/{enterprise.org.uuid}/logo.png"
+    assert Client().get(url).content == png
+    out = io.StringIO()
+    call_command("branding_logos_import", stdout=out)
+    assert "Copied 1 logo(s)" in out.getvalue()
+    branding = OrganizationBranding.objects.get()
+    assert bytes(branding.logo_png) == png
+    assert branding.logo_sha256 == hashlib.sha256(png).hexdigest()
+    (settings.MEDIA_ROOT / name).unlink()  # the old container is gone
+    assert Client().get(url).content == png
+    call_command("branding_logos_import", stdout=io.StringIO())  # idempotent
+    assert bytes(OrganizationBranding.objects.get().logo_png) == png
+
+
+def test_logo_import_reports_files_it_cannot_find(enterprise):
+    from django.core.management import call_command
+
+    OrganizationBranding.objects.create(
+        organization=enterprise.org, logo="branding/lost-with-the-container.png"
+    )
+    out = io.StringIO()
+    call_command("branding_logos_import", stdout=out)
+    assert "Copied 0 logo(s)" in out.getvalue() and "1 logo file(s) are missing" in out.getvalue()
+    assert OrganizationBranding.objects.get().logo_png is None
+
+
+def test_uploading_replaces_a_0_1_0_file(
+    enterprise, owner_client, settings, django_capture_on_commit_callbacks
+):
+    from django.core.files.storage import default_storage
+
+    name = default_storage.save("branding/old.png", io.BytesIO(_image(color=(1, 1, 1))))
+    OrganizationBranding.objects.create(organization=enterprise.org, logo=name)
     with django_capture_on_commit_callbacks(execute=True):
-        _save(owner_client, logo=_upload(_image(color=(1, 2, 3))))
-    first = OrganizationBranding.objects.get().logo.name
-    with django_capture_on_commit_callbacks(execute=True):
-        _save(owner_client, logo=_upload(_image(color=(9, 9, 9))))
-    second = OrganizationBranding.objects.get().logo.name
-    assert first != second
-    assert not (settings.MEDIA_ROOT / first).exists()
-    with django_capture_on_commit_callbacks(execute=True):
-        _save(owner_client, remove_logo="on")
-    assert not OrganizationBranding.objects.get().logo
-    assert not (settings.MEDIA_ROOT / second).exists()
+        _save(owner_client, logo=_upload(_image(color=(2, 2, 2))))
+    branding = OrganizationBranding.objects.get()
+    assert not branding.logo and branding.logo_png is not None
+    assert not (settings.MEDIA_ROOT / name).exists()
 
 
 def test_preview_renders_the_proposed_brand_without_saving(enterprise, owner_client):

@@ -186,3 +186,38 @@ def test_a_check_that_crashes_reports_failure_instead_of_raising(files, design):
     results = run_checks(files=files, design=design)
     assert len(results) == len(CHECKS)
     assert not next(r for r in results if r.name == "yaml_parses").passed
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        f"{PKG}/main.py",
+        "tests/conftest.py",
+        "pyproject.toml",
+        "../x",
+        "/etc/passwd",
+        "output/../src/x.py",
+    ],
+)
+def test_an_output_file_that_names_project_code_fails_the_check(files, design, bad):
+    # A design that got past validation some other way (an old stored design, a renderer
+    # bug, a hand-edited template) is still caught on the rendered files.
+    path = f"{PKG}/config/tasks.yaml"
+    files[path] = files[path].replace("output_file: output/report.md", f"output_file: {bad}")
+    r = result(files, design, "output_files_confined")
+    assert not r.passed and repr(bad) in r.message
+
+
+def test_an_output_file_argument_in_crew_py_is_checked_too(files, design):
+    path = f"{PKG}/crew.py"
+    files[path] = files[path].replace(
+        "config=self.tasks_config['write_task'],",
+        "config=self.tasks_config['write_task'], output_file='src/market_watch/main.py',",
+    )
+    r = result(files, design, "output_files_confined")
+    assert not r.passed and "crew.py" in r.message
+
+
+def test_output_files_under_output_pass(files, design):
+    r = result(files, design, "output_files_confined")
+    assert r.passed and "under output/" in r.message

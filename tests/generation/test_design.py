@@ -152,9 +152,44 @@ def test_braces_that_are_not_placeholders_are_allowed():
     validate_design(data)
 
 
-def test_output_file_must_be_relative_and_inside_project():
-    for bad in ("/etc/passwd", "../x.md", "output//x.md", "a b.md"):
-        assert "output_file" in errors_for(broken(tasks__1__output_file=bad))
+HOSTILE_OUTPUT_FILES = (
+    "src/market_watch/main.py",
+    "src/market_watch/crew.py",
+    "tests/conftest.py",
+    "pyproject.toml",
+    ".env",
+    "../x",
+    "../x.md",
+    "/etc/passwd",
+    "output/../src/x.py",
+    "output/../pyproject.toml",
+    "output/./x.md",
+    "output//x.md",
+    "output/.hidden.md",
+    "output/x.py",
+    "output/x.sh",
+    "output/x",
+    "output/",
+    "output",
+    "report.md",
+    "a b.md",
+    "output\\..\\main.py",
+    "C:/output/x.md",
+    "output/{topic}.md",
+)
+
+
+@pytest.mark.parametrize("bad", HOSTILE_OUTPUT_FILES)
+def test_output_file_outside_the_output_folder_is_refused(bad):
+    message = errors_for(broken(tasks__1__output_file=bad))
+    assert "tasks[1].output_file" in message
+
+
+@pytest.mark.parametrize(
+    "good", ["output/report.md", "output/posts/week-1.md", "output/leads.csv", "output/a.JSON"]
+)
+def test_output_file_under_output_with_a_text_extension_is_allowed(good):
+    assert validate_design(broken(tasks__1__output_file=good)).tasks[1].output_file == good
 
 
 def test_integration_env_var_must_be_upper_snake():

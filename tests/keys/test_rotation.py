@@ -44,9 +44,15 @@ def _all_resolve(orgs) -> list[str]:
     ]
 
 
-def _check() -> str:
+def _check(*, passes: bool = False) -> str:
+    """``keys_rotate --check``: passes (exit 0) only when everything is on the newest key;
+    otherwise it fails (exit non-zero, CommandError here) so it can gate a deploy."""
     out = StringIO()
-    call_command("keys_rotate", "--check", stdout=out)
+    if passes:
+        call_command("keys_rotate", "--check", stdout=out)
+    else:
+        with pytest.raises(CommandError, match="still use an old key"):
+            call_command("keys_rotate", "--check", stdout=out)
     return out.getvalue()
 
 
@@ -83,7 +89,9 @@ def test_rotate_interrupt_resume_and_remove_the_old_key(many_orgs, master_keys, 
     call_command("keys_rotate", "--batch-size", "3", stdout=out)
     assert "Re-wrapped 5 key(s) under k1." in out.getvalue()  # 4 data keys + transport key
     assert done <= set(OrganizationDataKey.objects.values_list("pk", "wrapped_key"))
-    assert "Everything uses the newest key; older master keys can be removed." in _check()
+    assert "Everything uses the newest key; older master keys can be removed." in _check(
+        passes=True
+    )
 
     # Idempotent: a second run changes nothing.
     out = StringIO()

@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from keys import services
 from keys.models import OrganizationDataKey, ProviderKey
@@ -82,7 +83,8 @@ def test_vault_key_rotation_rewraps_without_reentry(tenant, vault):
     _store(tenant)
     vault.rotate("crewbuilder")
     out = StringIO()
-    call_command("keys_rotate", "--check", stdout=out)
+    with pytest.raises(CommandError, match="still use an old key"):
+        call_command("keys_rotate", "--check", stdout=out)
     assert "vault:crewbuilder:v1: 1 (old)" in out.getvalue()
     call_command("keys_rotate", stdout=StringIO())
     assert OrganizationDataKey.objects.get().master_key_id == "vault:crewbuilder:v2"

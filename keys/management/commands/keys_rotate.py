@@ -9,7 +9,8 @@ class Command(BaseCommand):
     help = (
         "Re-wrap every organisation data key under the newest master key (the first entry "
         "of CREWBUILDER_ENCRYPTION_KEYS, or Vault transit). Safe to interrupt and re-run. "
-        "--check only reports how many rows still use older keys."
+        "--check only reports how many rows still use older keys and exits non-zero when any "
+        "row is not on the newest key (a deploy gate)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -35,8 +36,11 @@ class Command(BaseCommand):
                 marker = "NOT CONFIGURED - cannot be decrypted"
             self.stdout.write(f"  {key_id}: {count} ({marker})")
         if status["outdated"]:
-            self.stdout.write(
+            message = (
                 f"{status['outdated']} row(s) still use an old key: run `manage.py keys_rotate`."
             )
+            self.stdout.write(message)
+            if check:
+                raise CommandError(message)
         else:
             self.stdout.write("Everything uses the newest key; older master keys can be removed.")
