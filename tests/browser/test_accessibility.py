@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -83,37 +84,78 @@ OVERFLOW = """(limit) => {
 }"""
 
 
+class BrowserThread:
+    """Playwright's sync API on a thread of its own, shared by the module's tests.
+
+    Playwright keeps an event loop running on the thread that drives it. Kept off the test
+    thread, it cannot change which database connection the ORM and pytest-django's
+    per-test setup and flush see, so the browser can outlive a test (one Chromium for the
+    whole module) while every test still gets the usual fresh database. Browser work is
+    sent here as a function (``run``); ORM work stays on the test thread.
+    """
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright")
+        self._playwright = None
+        self.browser = None
+
+    def run(self, fn, /, *args, **kwargs):
+        return self._pool.submit(fn, *args, **kwargs).result()
+
+    def start(self) -> None:
+        def start():
+            from playwright.sync_api import sync_playwright
+
+            self._playwright = sync_playwright().start()
+            self.browser = self._playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS
+            )
+
+        self.run(start)
+
+    def stop(self) -> None:
+        def stop():
+            self.browser.close()
+            self._playwright.stop()
+
+        try:
+            self.run(stop)
+        finally:
+            self._pool.shutdown()
+
+    def new_context(self, *, cookies: list[dict] = (), axe: bool = False, **options):
+        def make():
+            context = self.browser.new_context(**options)
+            context.set_default_timeout(15_000)
+            if axe:
+                # An init script runs outside the page's CSP, like an extension would.
+                context.add_init_script(path=str(AXE))
+                context.route(POLLS, lambda route: route.abort())
+            if cookies:
+                context.add_cookies(list(cookies))
+            return context
+
+        return self.run(make)
+
+
 @pytest.fixture(scope="module")
 def chromium():
-    """One Chromium for the module (Playwright drives Debian's build, never its own)."""
+    """One Chromium for the module (Debian's build; Playwright's own is never downloaded)."""
     require_service("Chromium (/usr/bin/chromium)", Path(CHROMIUM).exists())
     require_service("axe-core (run `npm ci --prefix tests/browser`)", AXE.exists())
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop on this thread; the ORM calls that build
-    # each page's data are ordinary synchronous code.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
+    browser = BrowserThread()
+    browser.start()
+    yield browser
+    browser.stop()
 
 
 @pytest.fixture(scope="module")
 def contexts(chromium):
     """One reused context per width, axe preloaded, progress polls held back."""
-    made = {}
-    for name, options in VIEWPORTS.items():
-        context = chromium.new_context(**options)
-        context.set_default_timeout(15_000)
-        # An init script runs outside the page's CSP, like an extension would.
-        context.add_init_script(path=str(AXE))
-        context.route(POLLS, lambda route: route.abort())
-        made[name] = context
+    made = {name: chromium.new_context(axe=True, **options) for name, options in VIEWPORTS.items()}
     yield made
     for context in made.values():
-        context.close()
+        chromium.run(context.close)
 
 
 @pytest.fixture
@@ -128,12 +170,7 @@ def site(live_server, settings, chromium):
 
 @pytest.fixture
 def world(request, site):
-    from django.db import connections
-
-    yield World(request)
-    # With Playwright's loop on this thread the ORM calls above get their own connection;
-    # close it so the test database can be flushed and dropped.
-    connections.close_all()
+    return World(request)
 
 
 def session_cookies(user, base_url: str) -> list[dict]:
@@ -143,40 +180,30 @@ def session_cookies(user, base_url: str) -> list[dict]:
     return [{"name": name, "value": client.cookies[name].value, "url": base_url}]
 
 
-class Visit:
-    """One page state loaded in one context: its axe violations, overflow and console."""
-
-    def __init__(self, context, base_url: str, state: PageState, path: str, width: str):
-        self.width = width
-        self.console: list[str] = []
-        self.page = context.new_page()
-        self.page.on("console", lambda msg: self.console.append(msg.text))
-        response = self.page.goto(base_url + path)
-        assert response is not None and response.status == state.status, (
-            f"{state.name}: {path} answered {response and response.status}"
-        )
+def visit(context, url: str, state: PageState, width: str) -> dict:
+    """On the browser thread: load one state in one context and check it."""
+    console: list[str] = []
+    page = context.new_page()
+    page.on("console", lambda msg: console.append(msg.text))
+    try:
+        response = page.goto(url)
+        status = response.status if response else None
+        if status != state.status:
+            return {"error": f"{url} answered {status}, expected {state.status}"}
         if state.prepare:
-            state.prepare(self.page)
-
-    def axe(self) -> list[dict]:
-        return self.page.evaluate(AXE_RUN, AXE_TAGS)
-
-    def overflow(self) -> dict:
-        return self.page.evaluate(OVERFLOW, PHONE_WIDTH)
-
-    def csp_violations(self) -> list[str]:
-        return [m for m in self.console if "Content Security Policy" in m or "Refused to" in m]
-
-    def screenshot(self, name: str) -> None:
+            state.prepare(page)
+        result = {
+            "violations": page.evaluate(AXE_RUN, AXE_TAGS),
+            "overflow": page.evaluate(OVERFLOW, PHONE_WIDTH) if width == "phone" else None,
+            "csp": [m for m in console if "Content Security Policy" in m or "Refused to" in m],
+        }
         target = os.environ.get("CREWBUILDER_SCREENSHOTS")
         if target:
             Path(target).mkdir(parents=True, exist_ok=True)
-            self.page.screenshot(
-                path=str(Path(target) / f"{name}-{self.width}.png"), full_page=True
-            )
-
-    def close(self) -> None:
-        self.page.close()
+            page.screenshot(path=str(Path(target) / f"{state.name}-{width}.png"), full_page=True)
+        return result
+    finally:
+        page.close()
 
 
 def _record(state: PageState, width: str, violations: list[dict], overflow: dict | None) -> None:
@@ -198,29 +225,29 @@ def _describe(violations: list[dict]) -> str:
 
 
 @pytest.mark.parametrize("state", PAGE_STATES, ids=[s.name for s in PAGE_STATES])
-def test_page_state_meets_wcag_aa_at_desktop_and_phone_width(state, contexts, site, world):
+def test_page_state_meets_wcag_aa_at_desktop_and_phone_width(
+    state, chromium, contexts, site, world
+):
     path = state.url_path(world)
     cookies = session_cookies(getattr(world, state.user), site) if state.user else []
     problems: list[str] = []
     for width, context in contexts.items():
-        context.clear_cookies()
+        chromium.run(context.clear_cookies)
         if cookies:
-            context.add_cookies(cookies)
-        visit = Visit(context, site, state, path, width)
-        try:
-            violations = visit.axe()
-            overflow = visit.overflow() if width == "phone" else None
-            visit.screenshot(state.name)
-            _record(state, width, violations, overflow)
-            blocking = [v for v in violations if v["impact"] in BLOCKING]
-            if blocking:
-                problems.append(f"{width}: axe found\n{_describe(blocking)}")
-            if overflow and max(overflow["scrollWidth"], overflow["innerWidth"]) > PHONE_WIDTH:
-                problems.append(f"{width}: wider than {PHONE_WIDTH}px: {overflow}")
-            if visit.csp_violations():
-                problems.append(f"{width}: CSP violations {visit.csp_violations()}")
-        finally:
-            visit.close()
+            chromium.run(context.add_cookies, cookies)
+        result = chromium.run(visit, context, site + path, state, width)
+        if "error" in result:
+            problems.append(f"{width}: {result['error']}")
+            continue
+        violations, overflow = result["violations"], result["overflow"]
+        _record(state, width, violations, overflow)
+        blocking = [v for v in violations if v["impact"] in BLOCKING]
+        if blocking:
+            problems.append(f"{width}: axe found\n{_describe(blocking)}")
+        if overflow and max(overflow["scrollWidth"], overflow["innerWidth"]) > PHONE_WIDTH:
+            problems.append(f"{width}: wider than {PHONE_WIDTH}px: {overflow}")
+        if result["csp"]:
+            problems.append(f"{width}: CSP violations {result['csp']}")
     assert not problems, f"{state.name} ({path}):\n" + "\n".join(problems)
 
 
@@ -316,124 +343,138 @@ class KeyboardWalk:
 
 
 @pytest.fixture
-def keyboard_page(chromium, site, world):
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(15_000)
-    context.add_cookies(session_cookies(world.owner, site))
-    page = context.new_page()
+def owner_context(chromium, site, world):
+    """A desktop context signed in as the owner; fails the test on a CSP violation."""
     console: list[str] = []
-    page.on("console", lambda msg: console.append(msg.text))
-    yield page
-    context.close()
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 800}, cookies=session_cookies(world.owner, site)
+    )
+    chromium.run(context.on, "console", lambda msg: console.append(msg.text))
+    yield context
+    chromium.run(context.close)
     assert not [m for m in console if "Refused to" in m], console
 
 
-def _report_stops(name: str, walk: KeyboardWalk) -> None:
+def _report_stops(name: str, stops: list[dict]) -> None:
     target = os.environ.get("CREWBUILDER_A11Y_REPORT")
     if target:
         with open(target, "a", encoding="utf-8") as out:
-            out.write(json.dumps({"keyboard": name, "stops": walk.stops}) + "\n")
+            out.write(json.dumps({"keyboard": name, "stops": stops}) + "\n")
 
 
 def test_generate_form_by_keyboard_alone_shows_focus_on_every_stop_and_submits_with_enter(
-    keyboard_page, site, world
+    chromium, owner_context, site
 ):
-    page = keyboard_page
-    page.goto(f"{site}/generate/")
-    walk = KeyboardWalk(page)
-    skip = walk.tab()
-    assert skip["text"] == "Skip to content"
-    walk.until(lambda s: s["name"] == "requirement")
-    walk.refocus_last()
-    page.keyboard.type("Every Monday, collect our three competitors' price changes for the team.")
-    walk.until(lambda s: s["name"] == "key_choice")  # the checked "which AI" card
-    submit = walk.until(lambda s: s["tag"] == "button" and s["text"] == "Generate")
-    _report_stops("generate", walk)
+    def drive(page) -> tuple[KeyboardWalk, str, int]:
+        page.goto(f"{site}/generate/")
+        walk = KeyboardWalk(page)
+        assert walk.tab()["text"] == "Skip to content"
+        walk.until(lambda s: s["name"] == "requirement")
+        walk.refocus_last()
+        page.keyboard.type("Every Monday, collect our three competitors' price changes.")
+        walk.until(lambda s: s["name"] == "key_choice")  # the checked "which AI" card
+        walk.until(lambda s: s["tag"] == "button" and s["text"] == "Generate")
+        walk.refocus_last()
+        with page.expect_navigation(url=re.compile(r"/generations/[0-9a-f-]{36}/$")):
+            page.keyboard.press("Enter")
+        done = page.locator("#progress .badge", has_text="Succeeded").count()
+        return walk, page.url, done
+
+    page = chromium.run(owner_context.new_page)
+    walk, url, done = chromium.run(drive, page)
+    _report_stops("generate", walk.stops)
     assert len(walk.stops) >= 15, walk.stops
     assert walk.invisible() == []
-    assert submit["outline"] >= 2
-    # the radio cards are among the stops, and each shows its ring around the whole card
+    # the radio cards are among the stops, each with a ring around the whole card
     assert [s for s in walk.stops if s["name"] == "template"]
-    walk.refocus_last()
-    with page.expect_navigation(url=re.compile(r"/generations/[0-9a-f-]{36}/$")):
+    assert [s for s in walk.stops if s["name"] == "key_choice"]
+    assert done == 1, url
+
+
+def test_skip_link_takes_keyboard_focus_past_the_header(chromium, owner_context, site):
+    def drive(page) -> bool:
+        page.goto(f"{site}/generate/")
+        page.keyboard.press("Tab")
         page.keyboard.press("Enter")
-    assert page.locator("#progress .badge", has_text="Succeeded").count() == 1
+        page.keyboard.press("Tab")
+        return page.evaluate("() => !!document.activeElement.closest('main')")
 
-
-def test_skip_link_takes_keyboard_focus_past_the_header(keyboard_page, site, world):
-    page = keyboard_page
-    page.goto(f"{site}/generate/")
-    page.keyboard.press("Tab")
-    page.keyboard.press("Enter")
-    page.keyboard.press("Tab")
-    inside_main = page.evaluate("() => !!document.activeElement.closest('main')")
-    assert inside_main, page.evaluate("() => document.activeElement.outerHTML")
+    assert chromium.run(drive, chromium.run(owner_context.new_page))
 
 
 def test_api_key_form_by_keyboard_alone_shows_focus_on_every_stop_and_saves_with_enter(
-    keyboard_page, site, world
+    chromium, owner_context, site, world
 ):
     from keys.models import ProviderKey
 
     path = world.keys_page()
-    page = keyboard_page
-    page.goto(f"{site}{path}")
-    # Regions that do not scroll stop being tab stops once the script has measured them.
-    page.wait_for_function(
-        """() => [...document.querySelectorAll('[data-scroll-region]')].every(r =>
-             r.hasAttribute('tabindex') ===
-             (r.scrollWidth > r.clientWidth + 1 || r.scrollHeight > r.clientHeight + 1))"""
-    )
-    walk = KeyboardWalk(page)
-    walk.until(lambda s: s["text"] == "Test")  # the organisation key's row
-    walk.until(lambda s: s["text"] == "Add Anthropic key")
-    walk.refocus_last()
-    page.keyboard.press("Enter")  # opens the form
-    walk.until(lambda s: s["name"] == "api_key")
-    walk.refocus_last()
-    page.keyboard.type("sk-ant-api03-keyboardOnly" + "x" * 40)
-    walk.until(lambda s: s["name"] == "label")
-    walk.refocus_last()
-    page.keyboard.type("Typed without a mouse")
-    walk.until(lambda s: s["text"] == "Save key")
-    _report_stops("api-keys", walk)
+
+    def drive(page) -> tuple[KeyboardWalk, str]:
+        page.goto(f"{site}{path}")
+        # Regions that do not scroll stop being tab stops once the script has measured them.
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('[data-scroll-region]')].every(r =>
+                 r.hasAttribute('tabindex') ===
+                 (r.scrollWidth > r.clientWidth + 1 || r.scrollHeight > r.clientHeight + 1))"""
+        )
+        walk = KeyboardWalk(page)
+        walk.until(lambda s: s["text"] == "Test")  # the organisation key's row
+        walk.until(lambda s: s["text"] == "Add Anthropic key")
+        walk.refocus_last()
+        page.keyboard.press("Enter")  # opens the form
+        walk.until(lambda s: s["name"] == "api_key")
+        walk.refocus_last()
+        page.keyboard.type("sk-ant-api03-keyboardOnly" + "x" * 40)
+        walk.until(lambda s: s["name"] == "label")
+        walk.refocus_last()
+        page.keyboard.type("Typed without a mouse")
+        walk.until(lambda s: s["text"] == "Save key")
+        walk.refocus_last()
+        page.keyboard.press("Shift+Tab")  # back in the label field: Enter submits the form
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        page.wait_for_selector("text=Saved")
+        return walk, page.locator("#organization-keys").inner_text()
+
+    walk, org_keys = chromium.run(drive, chromium.run(owner_context.new_page))
+    _report_stops("api-keys", walk.stops)
     assert walk.invisible() == []
-    walk.refocus_last()
-    walk.page.keyboard.press("Shift+Tab")  # back in the label field: Enter submits the form
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
-    page.wait_for_selector("text=Saved")
     saved = ProviderKey.objects.get(organization=world.org, provider="anthropic")
     assert saved.label == "Typed without a mouse"
-    assert saved.masked in page.locator("#organization-keys").inner_text()
+    assert saved.masked in org_keys
 
 
 def test_phone_menu_opens_with_the_keyboard_below_the_bar_and_closes_with_escape(
     chromium, site, world
 ):
-    context = chromium.new_context(**VIEWPORTS["phone"])
-    context.add_cookies(session_cookies(world.owner, site))
-    page = context.new_page()
-    try:
+    def drive(context) -> dict:
+        page = context.new_page()
         page.goto(f"{site}/generate/")
-        toggle = page.locator(".nav-toggle")
-        assert toggle.is_visible() and not page.locator("#primary-nav").is_visible()
+        toggle, nav = page.locator(".nav-toggle"), page.locator("#primary-nav")
+        seen = {"closed_at_first": toggle.is_visible() and not nav.is_visible()}
         toggle.focus()
         page.keyboard.press("Enter")
-        nav = page.locator("#primary-nav")
         nav.wait_for(state="visible")
-        assert toggle.get_attribute("aria-expanded") == "true"
-        # the open menu pushes the page down instead of covering its top
-        bar = page.locator("header.topbar").bounding_box()
-        heading = page.locator("main h1").bounding_box()
-        assert nav.bounding_box()["y"] >= page.locator(".brand").bounding_box()["y"]
-        assert heading["y"] >= bar["y"] + bar["height"]
+        seen["expanded"] = toggle.get_attribute("aria-expanded")
+        seen["bar"] = page.locator("header.topbar").bounding_box()
+        seen["heading"] = page.locator("main h1").bounding_box()
         page.keyboard.press("Escape")
         nav.wait_for(state="hidden")
-        assert toggle.get_attribute("aria-expanded") == "false"
-        assert page.evaluate("() => document.activeElement.classList.contains('nav-toggle')")
+        seen["collapsed"] = toggle.get_attribute("aria-expanded")
+        seen["focus_back"] = page.evaluate(
+            "() => document.activeElement.classList.contains('nav-toggle')"
+        )
+        return seen
+
+    context = chromium.new_context(cookies=session_cookies(world.owner, site), **VIEWPORTS["phone"])
+    try:
+        seen = chromium.run(drive, context)
     finally:
-        context.close()
+        chromium.run(context.close)
+    assert seen["closed_at_first"] and seen["expanded"] == "true"
+    # the open menu is part of the bar and pushes the page down instead of covering it
+    assert seen["heading"]["y"] >= seen["bar"]["y"] + seen["bar"]["height"]
+    assert seen["collapsed"] == "false" and seen["focus_back"]
 
 
 # --- without JavaScript ---------------------------------------------------------------------
@@ -445,34 +486,45 @@ def test_progress_page_without_javascript_refreshes_until_the_generation_finishe
     from django.utils import timezone
 
     g = world.running
-    context = chromium.new_context(java_script_enabled=False)
-    context.add_cookies(session_cookies(world.owner, site))
-    page = context.new_page()
+    url = f"{site}/generations/{g.pk}/"
+    context = chromium.new_context(
+        java_script_enabled=False, cookies=session_cookies(world.owner, site)
+    )
     try:
-        page.goto(f"{site}/generations/{g.pk}/")
-        assert page.locator('meta[http-equiv="refresh"]').count() == 1
-        assert page.get_by_role("link", name="Reload now").is_visible()
+        page = chromium.run(context.new_page)
+
+        def running(page) -> tuple[int, bool]:
+            page.goto(url)
+            refresh = page.locator('meta[http-equiv="refresh"]').count()
+            return refresh, page.get_by_role("link", name="Reload now").is_visible()
+
+        assert chromium.run(running, page) == (1, True)
         g.status, g.stage, g.progress = "succeeded", "done", 100
         g.finished_at = timezone.now()
         g.save(update_fields=["status", "stage", "progress", "finished_at"])
-        # the meta refresh brings the finished page without anyone touching it
-        page.wait_for_selector("#progress .badge:has-text('Succeeded')", timeout=20_000)
-        assert page.locator('meta[http-equiv="refresh"]').count() == 0
-        assert page.get_by_role("link", name="Reload now").count() == 0
+
+        def finished(page) -> tuple[int, int]:
+            # the meta refresh brings the finished page without anyone touching it
+            page.wait_for_selector("#progress .badge:has-text('Succeeded')", timeout=20_000)
+            refresh = page.locator('meta[http-equiv="refresh"]').count()
+            return refresh, page.get_by_role("link", name="Reload now").count()
+
+        assert chromium.run(finished, page) == (0, 0)
     finally:
-        context.close()
+        chromium.run(context.close)
 
 
-def test_progress_page_with_javascript_has_no_refresh_or_reload_link(contexts, site, world):
-    g = world.running
-    context = contexts["desktop"]
-    context.clear_cookies()
-    context.add_cookies(session_cookies(world.owner, site))
-    page = context.new_page()
-    try:
-        page.goto(f"{site}/generations/{g.pk}/")
-        assert page.locator("#progress[hx-get]").count() == 1  # htmx polls instead
-        assert page.locator('meta[http-equiv="refresh"]').count() == 0
-        assert page.get_by_role("link", name="Reload now").count() == 0
-    finally:
-        page.close()
+def test_progress_page_with_javascript_has_no_refresh_or_reload_link(
+    chromium, owner_context, site, world
+):
+    url = f"{site}/generations/{world.running.pk}/"
+
+    def drive(page) -> tuple[int, int, int]:
+        page.goto(url)
+        return (
+            page.locator("#progress[hx-get]").count(),  # htmx polls instead
+            page.locator('meta[http-equiv="refresh"]').count(),
+            page.get_by_role("link", name="Reload now").count(),
+        )
+
+    assert chromium.run(drive, chromium.run(owner_context.new_page)) == (1, 0, 0)
