@@ -5,6 +5,7 @@ from urllib.parse import quote, urlparse
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.urls import reverse
+from django.utils.encoding import force_str
 from django.utils.http import url_has_allowed_host_and_scheme
 
 
@@ -22,7 +23,29 @@ def _canonical_hosts() -> set[str]:
     return hosts
 
 
+class _CanonicalSite:
+    """What account emails call "the site": CrewBuilder at SITE_URL, never the request's
+    Host (a tenant's custom domain must not greet another tenant's users)."""
+
+    name = "CrewBuilder"
+
+    @property
+    def domain(self) -> str:
+        return urlparse(settings.SITE_URL).netloc
+
+    def __str__(self) -> str:
+        return self.domain
+
+
 class AccountAdapter(DefaultAccountAdapter):
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        # allauth puts get_current_site(request) — the request's Host without
+        # django.contrib.sites — into every account email; use our own name and host.
+        super().send_mail(template_prefix, email, {**context, "current_site": _CanonicalSite()})
+
+    def format_email_subject(self, subject: str) -> str:
+        return f"[{_CanonicalSite.name}] {force_str(subject)}"
+
     def get_login_redirect_url(self, request):
         pending = request.session.pop("pending_invitation_token", None)
         if pending:

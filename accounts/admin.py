@@ -110,26 +110,56 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 class OrganizationBrandingForm(forms.ModelForm):
+    """Operators may set or clear the *claimed* domain; serving it still needs the
+    organisation's DNS TXT proof (accounts/domains.py). Clearing the claim of a served
+    domain, or blanking ``custom_domain`` through "stop serving", is what an operator
+    can do to the served one."""
+
+    stop_serving = forms.BooleanField(
+        required=False, help_text="Stop serving the verified custom domain now."
+    )
+
     class Meta:
         model = OrganizationBranding
-        fields = ["brand_name", "primary_color", "accent_color", "custom_domain"]
+        fields = ["brand_name", "primary_color", "accent_color", "domain_claim"]
 
-    def clean_custom_domain(self):
+    def clean_domain_claim(self):
         from accounts.branding import validate_custom_domain
 
         try:
-            return validate_custom_domain(self.cleaned_data.get("custom_domain") or "") or None
+            return validate_custom_domain(self.cleaned_data.get("domain_claim") or "")
         except ValidationError as exc:
             raise ValidationError(exc.message_dict["custom_domain"]) from None
+
+    def save(self, commit=True):
+        if self.cleaned_data.get("stop_serving"):
+            self.instance.custom_domain = None
+            self.instance.domain_verified_at = self.instance.domain_checked_at = None
+        return super().save(commit=commit)
 
 
 @admin.register(OrganizationBranding)
 class OrganizationBrandingAdmin(admin.ModelAdmin):
     form = OrganizationBrandingForm
-    list_display = ["organization", "brand_name", "custom_domain", "updated_at"]
-    search_fields = ["organization__name", "brand_name", "custom_domain"]
+    list_display = [
+        "organization",
+        "brand_name",
+        "custom_domain",
+        "domain_verified_at",
+        "domain_claim",
+        "updated_at",
+    ]
+    search_fields = ["organization__name", "brand_name", "custom_domain", "domain_claim"]
     list_select_related = ["organization"]
-    readonly_fields = ["organization", "logo_sha256", "logo", "updated_at"]
+    readonly_fields = [
+        "organization",
+        "logo_sha256",
+        "logo",
+        "custom_domain",
+        "domain_verified_at",
+        "domain_checked_at",
+        "updated_at",
+    ]
 
     def has_add_permission(self, request) -> bool:
         return False  # set from /settings/branding/, where the logo is validated

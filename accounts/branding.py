@@ -23,7 +23,7 @@ COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 HOSTNAME_RE = re.compile(
     r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 )
-DOMAINS_CACHE_KEY = "branding:custom-domains:v1"
+DOMAINS_CACHE_KEY = "branding:custom-domains:v2"
 
 
 def logo_to_png(data: bytes) -> bytes:
@@ -89,7 +89,8 @@ def validate_custom_domain(value: str) -> str:
 
 
 def custom_domains() -> frozenset[str]:
-    """Every organisation's custom domain (cached; cleared whenever branding changes)."""
+    """Every *verified* custom domain (DNS TXT proof, accounts/domains.py); a claim is
+    never served. Cached; cleared whenever branding or a verification changes."""
     domains = cache.get(DOMAINS_CACHE_KEY)
     if domains is None:
         from accounts.models import OrganizationBranding
@@ -97,6 +98,7 @@ def custom_domains() -> frozenset[str]:
         domains = frozenset(
             OrganizationBranding.objects.exclude(custom_domain__isnull=True)
             .exclude(custom_domain="")
+            .filter(domain_verified_at__isnull=False)
             .values_list("custom_domain", flat=True)
         )
         cache.set(DOMAINS_CACHE_KEY, domains, 300)

@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import condition, require_GET, require_http_methods
 
-from accounts import selectors, services
+from accounts import domains, selectors, services
 from accounts.branding import COLOR_RE, LOGO_MAX_BYTES
 from accounts.forms import BrandingForm
 from accounts.models import OrganizationBranding
@@ -23,7 +23,23 @@ def _initial(branding: OrganizationBranding | None) -> dict:
         "brand_name": branding.brand_name,
         "primary_color": branding.primary_color,
         "accent_color": branding.accent_color,
-        "custom_domain": branding.custom_domain or "",
+        "custom_domain": domains.pending_domain(branding) or branding.custom_domain or "",
+    }
+
+
+def _domain_status(branding: OrganizationBranding | None) -> dict | None:
+    """What the page says about the custom domain: the served one, and the claim waiting
+    for its TXT record (name and value to publish)."""
+    if branding is None or not (branding.domain_claim or branding.custom_domain):
+        return None
+    token = domains.branding_domain_token(branding)
+    pending = domains.pending_domain(branding)
+    return {
+        "served": branding.custom_domain if branding.domain_verified_at else "",
+        "verified_at": branding.domain_verified_at,
+        "pending": pending,
+        "record_name": domains.challenge_name(pending or branding.custom_domain or ""),
+        "record_value": domains.challenge_value(token),
     }
 
 
@@ -63,7 +79,21 @@ def branding(request: HttpRequest) -> HttpResponse:
                 status=403,
             )
         form = BrandingForm(request.POST, request.FILES)
-        if form.is_valid() and "preview" not in request.POST:
+        if "verify" in request.POST:
+            form = BrandingForm(_initial(saved))  # the saved settings, for the page
+            form.is_valid()
+            try:
+                domains.branding_domain_verify(organization=org, actor=request.user)
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            except PermissionDenied as exc:
+                return render(request, "403.html", {"message": str(exc)}, status=403)
+            else:
+                from django.contrib import messages
+
+                messages.success(request, "Domain verified: it now shows your brand.")
+                return redirect("accounts:branding")
+        elif form.is_valid() and "preview" not in request.POST:
             data = form.cleaned_data
             upload = data.get("logo")
             try:
@@ -96,6 +126,7 @@ def branding(request: HttpRequest) -> HttpResponse:
             "form": form,
             "entitled": entitled,
             "saved": saved,
+            "domain": _domain_status(saved),
             "preview": _preview(preview_source),
         },
         status=status,

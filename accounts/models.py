@@ -207,8 +207,19 @@ class OrganizationBranding(models.Model):
     logo = models.FileField(upload_to="branding/", blank=True)
     primary_color = models.CharField(max_length=7, blank=True)
     accent_color = models.CharField(max_length=7, blank=True)
+    # The domain served for this organisation: set only once its DNS TXT proof checked out
+    # (accounts/domains.py). Unique, because one host routes to one brand.
     custom_domain = models.CharField(max_length=253, blank=True, unique=True, null=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # A domain the organisation asked for but has not proved yet. Not unique: a claim
+    # reserves nothing, so nobody can lock a domain's real owner out by claiming it first.
+    domain_claim = models.CharField(max_length=253, blank=True, default="", db_default="")
+    # Per-organisation secret for the TXT proof (_crewbuilder-challenge.<domain>).
+    domain_token = models.CharField(max_length=64, blank=True, default="", db_default="")
+    domain_verified_at = models.DateTimeField(null=True, blank=True)
+    # Last time the TXT proof was seen (daily re-check; a domain whose proof is gone for
+    # longer than the grace period stops being served).
+    domain_checked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Branding for {self.organization}"

@@ -116,7 +116,7 @@ def branding_for_host(host: str) -> OrganizationBranding | None:
     branding = (
         OrganizationBranding.objects.select_related("organization")
         .defer("logo_png")
-        .filter(custom_domain=host)
+        .filter(custom_domain=host, domain_verified_at__isnull=False)
         .first()
     )
     return branding_for_org(branding.organization) if branding else None

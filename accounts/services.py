@@ -200,7 +200,7 @@ def _email_brand(organization: Organization) -> dict:
 
     branding = branding_for_org(organization)
     site_url = settings.SITE_URL.rstrip("/")
-    if branding is not None and branding.custom_domain:
+    if branding is not None and branding.custom_domain and branding.domain_verified_at:
         # links in the organisation's emails point at its own domain (same scheme as ours)
         site_url = f"{urlsplit(site_url).scheme or 'https'}://{branding.custom_domain}"
     return {
@@ -359,6 +359,10 @@ def branding_update(
 ) -> OrganizationBranding:
     """Save an organisation's white-label settings (owners/admins, Enterprise plans).
 
+    ``custom_domain`` is a *claim*: it is served only after its DNS TXT proof checks out
+    (``accounts.domains.branding_domain_verify``), and it reserves nothing — another
+    organisation may claim the same name, and whoever proves it gets it. The verified
+    domain keeps being served while a new claim waits; a blank value stops serving it.
     Raises PermissionDenied when the role or the plan does not allow it, ValidationError
     with field messages for bad colours, domains or images."""
     from billing.selectors import entitlements_for
@@ -381,24 +385,30 @@ def branding_update(
             png = logo_to_png(logo)
         except ValidationError as exc:
             errors.update({k: v[0] for k, v in exc.message_dict.items()})
-    if domain and (
-        OrganizationBranding.objects.filter(custom_domain=domain)
-        .exclude(organization=organization)
-        .exists()
-    ):
-        errors["custom_domain"] = "Another organisation already uses that host name."
     if errors:
         raise ValidationError(errors)
 
     branding, _ = OrganizationBranding.objects.select_for_update().get_or_create(
         organization=organization
     )
-    old_domain = branding.custom_domain or ""
+    old_domain = branding.domain_claim or branding.custom_domain or ""
     old_file = branding.logo.name if branding.logo else ""
     branding.brand_name = brand_name.strip()[:80]
     branding.primary_color = primary_color.lower()
     branding.accent_color = accent_color.lower()
-    branding.custom_domain = domain or None
+    if not domain:
+        # no custom domain any more: stop serving the verified one and drop any claim
+        branding.custom_domain = None
+        branding.domain_verified_at = branding.domain_checked_at = None
+        branding.domain_claim = ""
+    elif domain == branding.custom_domain and branding.domain_verified_at is not None:
+        branding.domain_claim = ""  # back to the domain already verified
+    else:
+        branding.domain_claim = domain  # served once proved (accounts/domains.py)
+        if branding.domain_verified_at is None:
+            branding.custom_domain = None  # an unproved pre-0.2.0 domain: now a claim
+    if not branding.domain_token:
+        branding.domain_token = secrets.token_urlsafe(24)
     branding.updated_at = timezone.now()
     if png is not None:
         # In the row, not on a disk: every web process and every redeploy serves it.
@@ -424,6 +434,7 @@ def branding_update(
             "primary_color": branding.primary_color,
             "accent_color": branding.accent_color,
             "custom_domain": domain,
+            "custom_domain_verified": bool(domain) and domain == branding.custom_domain,
             "custom_domain_changed": domain != old_domain,
             "logo": "replaced" if png is not None else ("removed" if remove_logo else "kept"),
         },

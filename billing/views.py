@@ -170,7 +170,7 @@ def webhook(request: HttpRequest) -> HttpResponse:
         )
     except gateway.SignatureInvalid:
         return HttpResponse("invalid signature", status=400, content_type="text/plain")
-    if not isinstance(event, dict) or not event.get("id") or "data" not in event:
+    except gateway.MalformedEvent:
         return HttpResponse("malformed event", status=400, content_type="text/plain")
     try:
         outcome = stripe_event_receive(event=event)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -74,32 +75,126 @@ def _payment_intent_id_of(event: dict) -> str:
     return (pi.get("id", "") if isinstance(pi, dict) else pi) or ""
 
 
+class Unverifiable(Exception):  # noqa: N818 - reads as a state
+    """Stripe does not know the object the event is about (404 on re-fetch), or there is
+    nothing to re-fetch where money would be granted: the payload alone is not trusted."""
+
+
 def _prefetch(event: dict) -> dict | None:
     """Current state from Stripe, fetched outside any lock: the subscription for
     subscription/invoice/checkout events, the PaymentIntent for a credits Checkout. None
-    when Stripe is not configured or the object is gone; a network/5xx error propagates
-    (the event fails with a 5xx and Stripe retries)."""
+    when Stripe is not configured (nothing to verify against: development only — production
+    refuses a webhook secret without a Stripe key). Raises ``Unverifiable`` when Stripe
+    answers 404 or a paid credits Checkout names no PaymentIntent; a network/5xx error
+    propagates (the event fails with a 5xx and Stripe retries)."""
     if not gateway.is_configured():
         return None
+    sub_id = _subscription_id_of(event)
+    pi_id = "" if sub_id else _payment_intent_id_of(event)
     try:
-        if sub_id := _subscription_id_of(event):
+        if sub_id:
             return gateway.subscription_retrieve(sub_id)
-        if pi_id := _payment_intent_id_of(event):
+        if pi_id:
             return gateway.payment_intent_retrieve(pi_id)
     except gateway.NotFound:
-        return None
+        kind = "subscription" if sub_id else "payment intent"
+        raise Unverifiable(f"Stripe does not know the {kind} {sub_id or pi_id}") from None
+    obj = event["data"]["object"]
+    if (
+        event["type"].startswith("checkout.session.")
+        and obj.get("mode") == "payment"
+        and obj.get("payment_status") == "paid"
+    ):
+        raise Unverifiable("a paid Checkout Session without a payment intent to verify")
+    return None
+
+
+UNVERIFIED_PREFIX = "unverified: "
+
+
+def _park_unverified(event: dict, reason: str) -> str:
+    """Keep an event whose object Stripe does not know as failed, for an operator, without
+    applying anything from its payload; audit it (once per event). The webhook answers 200
+    so Stripe stops retrying; "Reprocess failed events" / ``billing_reconcile`` try again."""
+    note = f"{UNVERIFIED_PREFIX}{reason}; nothing was applied from the payload"[:2000]
+    with transaction.atomic():
+        row, created = StripeEvent.objects.get_or_create(
+            event_id=event["id"],
+            defaults={
+                "type": event.get("type", "")[:100],
+                "stripe_created": _ts(event.get("created")) or timezone.now(),
+                "livemode": bool(event.get("livemode")),
+                "payload": event,
+                "status": StripeEvent.Status.FAILED,
+                "error": note,
+            },
+        )
+        row = StripeEvent.objects.select_for_update().get(pk=row.pk)
+        if row.status in (StripeEvent.Status.PROCESSED, StripeEvent.Status.IGNORED):
+            return "duplicate"
+        first_time = created or not row.error.startswith(UNVERIFIED_PREFIX)
+        if not created:
+            StripeEvent.objects.filter(pk=row.pk).update(
+                status=StripeEvent.Status.FAILED,
+                error=note,
+                attempts=F("attempts") + 1,
+                processed_at=timezone.now(),
+            )
+        if first_time:
+            audit_record(
+                organization=_organization_named_by(event),
+                actor=None,
+                action="billing.webhook_unverified",
+                target=None,
+                metadata={
+                    "event_id": event["id"],
+                    "type": event.get("type", ""),
+                    "reason": reason,
+                },
+            )
+    logger.warning(
+        "stripe event not applied: its object is unknown to Stripe",
+        extra={"event_id": event["id"], "type": event.get("type"), "reason": reason},
+    )
+    return "unverified"
+
+
+def _organization_named_by(event: dict) -> Organization | None:
+    """The organisation an event claims to be about (for the audit row only)."""
+    obj = event["data"]["object"]
+    customer = obj.get("customer")
+    customer_id = customer.get("id") if isinstance(customer, dict) else customer
+    if isinstance(customer_id, str) and customer_id:
+        account = (
+            BillingAccount.objects.select_related("organization")
+            .filter(stripe_customer_id=customer_id)
+            .first()
+        )
+        if account is not None:
+            return account.organization
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    org_uuid = obj.get("client_reference_id") or metadata.get("organization_uuid")
+    if isinstance(org_uuid, str) and org_uuid:
+        try:
+            return Organization.objects.filter(uuid=org_uuid).first()
+        except (ValueError, ValidationError):
+            return None
     return None
 
 
 def stripe_event_receive(*, event: dict) -> str:
     """Store and handle one verified event. Returns the outcome ("processed", "ignored",
-    "duplicate"); raises on a real failure after recording it."""
+    "duplicate", or "unverified" when Stripe does not know the event's object — parked as
+    failed, nothing applied); raises on a real failure after recording it."""
     event_id = event["id"]
     done = (StripeEvent.Status.PROCESSED, StripeEvent.Status.IGNORED)
     if StripeEvent.objects.filter(event_id=event_id, status__in=done).exists():
         return "duplicate"
     try:
-        fresh = _prefetch(event)
+        try:
+            fresh = _prefetch(event)
+        except Unverifiable as exc:
+            return _park_unverified(event, str(exc))
         with transaction.atomic():
             row, created = StripeEvent.objects.get_or_create(
                 event_id=event_id,
@@ -377,7 +472,14 @@ HANDLERS = {
 def stripe_events_reconcile(*, since: datetime) -> dict[str, int]:
     """Replay recent events (``billing_reconcile``): events Stripe has that we never
     stored or that failed are handled now; processed ones are skipped by their id."""
-    counts: dict[str, int] = {"seen": 0, "processed": 0, "ignored": 0, "duplicate": 0, "failed": 0}
+    counts: dict[str, int] = {
+        "seen": 0,
+        "processed": 0,
+        "ignored": 0,
+        "duplicate": 0,
+        "failed": 0,
+        "unverified": 0,
+    }
     events = (
         gateway.events_list(created_gte=int(since.timestamp())) if gateway.is_configured() else []
     )

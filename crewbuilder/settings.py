@@ -259,6 +259,11 @@ VAULT_ADDR = env("VAULT_ADDR", default="")
 VAULT_TOKEN = env("VAULT_TOKEN", default="")
 VAULT_MOUNT = env("VAULT_MOUNT", default="transit")
 VAULT_TRANSIT_KEY = env("VAULT_TRANSIT_KEY", default="crewbuilder")
+# AWS KMS (CREWBUILDER_KEY_BACKEND=aws-kms; boto3 from the "aws" extra). Credentials come
+# from boto3's usual chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, an instance role, ...).
+AWS_KMS_KEY_ID = env("AWS_KMS_KEY_ID", default="")
+AWS_KMS_REGION = env("AWS_KMS_REGION", default="")
+AWS_KMS_ENDPOINT_URL = env("AWS_KMS_ENDPOINT_URL", default="")
 # Re-test stored keys daily (owners hear about dead keys); re-wrap data keys under the
 # newest master key monthly (idempotent; `manage.py keys_rotate` does the same on demand).
 CELERY_BEAT_SCHEDULE["keys-recheck-provider-keys"] = {
@@ -325,6 +330,9 @@ CELERY_BEAT_SCHEDULE["billing-usage-anomaly-scan"] = {
 }
 if BILLING_ENABLED and not STRIPE_WEBHOOK_SECRET and not (DEBUG or TESTING):
     raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET is required when Stripe is configured.")
+if STRIPE_WEBHOOK_SECRET and not BILLING_ENABLED and not (DEBUG or TESTING):
+    # Webhook events are applied only after their object is re-fetched from Stripe.
+    raise ImproperlyConfigured("STRIPE_SECRET_KEY is required when STRIPE_WEBHOOK_SECRET is set.")
 
 # --- Django REST framework (the API app configures its own auth classes)
 REST_FRAMEWORK = {
@@ -332,7 +340,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["crewbuilder.api.parsers.SafeJSONParser"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "crewbuilder.api.exceptions.api_exception_handler",
     # Fixed-window limits per API token and per organisation (crewbuilder/api/throttles.py).
@@ -363,6 +371,11 @@ SPECTACULAR_SETTINGS = {
 }
 # Largest request body the API reads (larger → 413 before parsing).
 CREWBUILDER_API_MAX_BODY_BYTES = env.int("CREWBUILDER_API_MAX_BODY_BYTES", default=64 * 1024)
+# A refused (413) body up to this size is read and dropped so the keep-alive connection
+# stays usable; a larger one is not read and the connection is closed after the 413.
+CREWBUILDER_API_DRAIN_MAX_BYTES = env.int(
+    "CREWBUILDER_API_DRAIN_MAX_BYTES", default=2 * 1024 * 1024
+)
 
 # --- Security
 SESSION_COOKIE_HTTPONLY = True
@@ -437,6 +450,17 @@ LOGGING = {
 # Never let Django's debug error page or admin emails show local variables or settings
 # holding a key: the filter class masks anything that looks like a provider key.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "crewbuilder.logging.RedactingExceptionReporterFilter"
+
+# Custom domains: the DNS TXT proof is looked up with these resolvers ("host[:port]",
+# comma list; empty = the system's), and a served domain whose proof has been gone this
+# many days stops being served (daily re-check).
+CREWBUILDER_DNS_RESOLVER = env("CREWBUILDER_DNS_RESOLVER", default="")
+CREWBUILDER_DNS_TIMEOUT_SECONDS = env.float("CREWBUILDER_DNS_TIMEOUT_SECONDS", default=5.0)
+CREWBUILDER_DOMAIN_GRACE_DAYS = env.int("CREWBUILDER_DOMAIN_GRACE_DAYS", default=3)
+CELERY_BEAT_SCHEDULE["accounts-domains-recheck"] = {
+    "task": "accounts.domains_recheck",
+    "schedule": 24 * 3600.0,
+}
 
 CREWBUILDER_REQUIREMENT_MAX_CHARS = env.int("CREWBUILDER_REQUIREMENT_MAX_CHARS", default=5000)
 CREWBUILDER_REQUIREMENT_MIN_CHARS = env.int("CREWBUILDER_REQUIREMENT_MIN_CHARS", default=20)

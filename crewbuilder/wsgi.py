@@ -4,5 +4,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from crewbuilder.connection import close_when_asked
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crewbuilder.settings")
-application = get_wsgi_application()
+application = close_when_asked(get_wsgi_application())

@@ -32,6 +32,7 @@ from accounts.permissions import Cap
 from accounts.selectors import get_for_org_or_404
 from accounts.tokens import api_token_billing_account
 from crewbuilder.api.exceptions import Conflict
+from crewbuilder.api.fields import StrictCharField, StrictChoiceField, StrictSlugField
 from crewbuilder.api.pagination import NewestFirstPagination
 from crewbuilder.api.views import TokenAPIView
 from generation import selectors, services
@@ -42,17 +43,18 @@ IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no 
 
 
 class GenerationCreateSerializer(serializers.Serializer):
-    requirement = serializers.CharField(
+    # Strict types: a number is not a string (DRF's CharField would accept 5 as "5").
+    requirement = StrictCharField(
         min_length=settings.CREWBUILDER_REQUIREMENT_MIN_CHARS,
         max_length=settings.CREWBUILDER_REQUIREMENT_MAX_CHARS,
         help_text="The automation you need, in plain language.",
     )
-    key_source = serializers.ChoiceField(choices=Generation.KeySource.values)
-    provider = serializers.ChoiceField(choices=["openai", "anthropic"])
-    model = serializers.CharField(
+    key_source = StrictChoiceField(choices=Generation.KeySource.values)
+    provider = StrictChoiceField(choices=["openai", "anthropic"])
+    model = StrictCharField(
         required=False, allow_null=True, allow_blank=True, max_length=100, default=None
     )
-    api_key = serializers.CharField(
+    api_key = StrictCharField(
         required=False,
         allow_null=True,
         allow_blank=True,
@@ -62,7 +64,7 @@ class GenerationCreateSerializer(serializers.Serializer):
         help_text="Your provider key, for key_source one_time only. Used once, never stored.",
         style={"input_type": "password"},
     )
-    template = serializers.SlugField(
+    template = StrictSlugField(
         required=False, allow_null=True, allow_blank=True, max_length=100, default=None
     )
 

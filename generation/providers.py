@@ -19,7 +19,7 @@ import anthropic
 import openai
 from django.conf import settings
 
-from crewbuilder.redaction import REDACTED, redact
+from crewbuilder.redaction import scrub_key
 
 logger = logging.getLogger("crewbuilder.providers")
 
@@ -123,8 +123,8 @@ def provider_timeout() -> float:
 
 
 class ProviderError(Exception):
-    """A provider call failed. ``message`` is safe to store and show: it never contains the
-    key (the provider's own error text is redacted and the key literal removed)."""
+    """A provider call failed. ``message`` is safe to store and show: it is always our own
+    text (``map_sdk_error``), never the provider's error body."""
 
     code = "provider_error"
     retryable = False
@@ -209,17 +209,25 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-def _safe_detail(exc: Exception, api_key: str) -> str:
-    """The provider's own error message (useful: "model not found"), scrubbed."""
+OPERATOR_BODY_CHARS = 2000
+
+
+def operator_body(exc: Exception, api_key: str) -> str:
+    """The provider's raw error body for the operator log only: the key is scrubbed in
+    every disguise we know (spaced, split, reversed, any case, base64, long fragments),
+    then generic secret redaction, then truncated. Never shown to users."""
     body = getattr(exc, "body", None)
-    detail = ""
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict):
-            detail = str(err.get("message") or "")
-    if api_key:
-        detail = detail.replace(api_key, REDACTED)
-    return redact(detail)[:200]
+    if body is None:
+        response = getattr(exc, "response", None)
+        try:
+            text = response.text if response is not None else ""
+        except Exception:  # noqa: BLE001 - a stream that cannot be read: log nothing
+            text = ""
+    elif isinstance(body, str):
+        text = body
+    else:
+        text = json.dumps(body, ensure_ascii=False, default=str)
+    return scrub_key(text[: OPERATOR_BODY_CHARS * 2], api_key)[:OPERATOR_BODY_CHARS]
 
 
 def _error_code_of(exc: Exception) -> str:
@@ -232,7 +240,12 @@ def _error_code_of(exc: Exception) -> str:
 
 
 def map_sdk_error(exc: Exception, *, provider: str, api_key: str = "") -> ProviderError:
-    """Translate an openai/anthropic SDK exception into our hierarchy."""
+    """Translate an openai/anthropic SDK exception into our hierarchy.
+
+    The message is ours, chosen by the HTTP status (and the provider's error code, used
+    only to classify): the provider's own error text never reaches it, because a hostile
+    or compromised endpoint can echo the key in a disguise no pattern recognises. The raw
+    body goes to the operator log only (``operator_body``)."""
     label = _LABEL.get(provider, provider)
     if isinstance(exc, openai.APITimeoutError | anthropic.APITimeoutError):
         return ProviderUnavailable(
@@ -244,8 +257,6 @@ def map_sdk_error(exc: Exception, *, provider: str, api_key: str = "") -> Provid
         )
     if isinstance(exc, openai.APIStatusError | anthropic.APIStatusError):
         status = exc.status_code
-        detail = _safe_detail(exc, api_key)
-        suffix = f": {detail}" if detail else ""
         headers = getattr(getattr(exc, "response", None), "headers", None)
         if status in (401, 403):
             return ProviderAuthError(
@@ -273,8 +284,22 @@ def map_sdk_error(exc: Exception, *, provider: str, api_key: str = "") -> Provid
                 status=status,
                 retry_after=_retry_after(headers),
             )
+        if status == 404:
+            return ProviderBadRequest(
+                f"{label} does not offer the chosen model to this key (HTTP 404)",
+                provider=provider,
+                status=status,
+                code="model_unavailable",
+            )
+        if status == 413:
+            return ProviderBadRequest(
+                f"{label} found the request too large (HTTP 413)",
+                provider=provider,
+                status=status,
+                code="request_too_large",
+            )
         return ProviderBadRequest(
-            f"{label} refused the request (HTTP {status}){suffix}", provider=provider, status=status
+            f"{label} refused the request (HTTP {status})", provider=provider, status=status
         )
     if isinstance(exc, openai.APIError | anthropic.APIError):
         return ProviderUnavailable(
@@ -457,6 +482,7 @@ def request_design(
             error.code,
             error.status,
             time.monotonic() - started,
+            extra={"provider_body": operator_body(exc, api_key)},
         )
         raise error from None
     logger.info(

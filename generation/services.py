@@ -33,6 +33,7 @@ from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
 from billing import services as billing
 from billing.selectors import entitlements_for
+from crewbuilder.redaction import scrub_key
 from generation import selectors
 from generation.checks import run_checks
 from generation.design import DesignInvalid, validate_design
@@ -541,6 +542,9 @@ def generation_run(*, generation_id) -> Generation | None:
             key=key,
         )
     except ProviderError as exc:
+        if key is not None:
+            # A design error may quote the model's reply, which the provider controls.
+            exc.message = scrub_key(exc.message, key.secret)
         if exc.retryable:
             _keep_one_time_key(g, key)
         # tokens spent on attempts before the failing call are billed too

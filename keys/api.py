@@ -13,6 +13,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts.permissions import Cap
+from crewbuilder.api.exceptions import Conflict
+from crewbuilder.api.fields import StrictBooleanField, StrictCharField, StrictChoiceField
 from crewbuilder.api.views import TokenAPIView
 from keys import selectors, services
 from keys.models import ProviderKey
@@ -21,11 +23,16 @@ ORGANIZATION_SCOPE = ProviderKey.Scope.ORGANIZATION
 
 
 class KeyCreateSerializer(serializers.Serializer):
-    provider = serializers.ChoiceField(choices=["openai", "anthropic"])
-    api_key = serializers.CharField(
-        write_only=True, max_length=512, style={"input_type": "password"}
+    provider = StrictChoiceField(choices=["openai", "anthropic"])
+    api_key = StrictCharField(write_only=True, max_length=512, style={"input_type": "password"})
+    label = StrictCharField(required=False, allow_blank=True, max_length=80, default="")
+    replace = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="The organisation already has a key for this provider: true replaces it "
+        "(audited as provider_key.replaced); without it the request is a 409 (key_exists) "
+        "and the stored key is kept.",
     )
-    label = serializers.CharField(required=False, allow_blank=True, max_length=80, default="")
 
 
 class KeySerializer(serializers.Serializer):
@@ -66,19 +73,27 @@ class KeyListCreateView(TokenAPIView):
     @extend_schema(
         operation_id="keys_create",
         request=KeyCreateSerializer,
-        responses={201: KeySerializer},
+        responses={201: KeySerializer, 200: KeySerializer},
+        description="Store the organisation's key for a provider (201). If one is already "
+        "stored, it is replaced only with `replace: true` (200, audited); otherwise 409 "
+        "`key_exists` and nothing changes.",
         tags=["keys"],
     )
     def post(self, request):
         serializer = KeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        key = services.provider_key_store(
-            organization=request.auth.organization,
-            actor=request.user,
-            scope=ORGANIZATION_SCOPE,
-            **serializer.validated_data,
-        )
-        return Response(selectors.provider_key_public(key), status=201)
+        try:
+            key = services.provider_key_store(
+                organization=request.auth.organization,
+                actor=request.user,
+                scope=ORGANIZATION_SCOPE,
+                **serializer.validated_data,
+            )
+        except services.ProviderKeyExists as exc:
+            raise Conflict(str(exc), code=exc.code) from None
+        # key_version starts at 1 on a new row and goes up by one per replacement
+        status = 200 if key.key_version > 1 else 201
+        return Response(selectors.provider_key_public(key), status=status)
 
 
 class KeyDetailView(TokenAPIView):

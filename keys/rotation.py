@@ -14,7 +14,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from accounts.services import audit_record
-from keys.backends import VAULT_PREFIX, active_backend, backend_for
+from keys.backends import active_backend, backend_for, is_local_key_id
 from keys.crypto import DecryptionFailed, master_key_ring
 from keys.models import OrganizationDataKey, TransportKey
 from keys.services import _data_key_context
@@ -102,9 +102,8 @@ def data_keys_rotation_status() -> dict:
         "target": target,
         "counts": counts,
         "outdated": sum(n for key_id, n in counts.items() if key_id != target),
+        # Local master keys missing from the ring; Vault/KMS keys are checked by unwrapping.
         "unknown": sorted(
-            key_id
-            for key_id in counts
-            if key_id not in configured and not key_id.startswith(VAULT_PREFIX)
+            key_id for key_id in counts if key_id not in configured and is_local_key_id(key_id)
         ),
     }

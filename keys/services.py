@@ -42,7 +42,7 @@ from accounts.models import Membership, Organization, Role, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
 from crewbuilder.redaction import contains_secret, redact
-from keys.backends import active_backend, backend_for
+from keys.backends import active_backend, backend_for, is_local_key_id
 from keys.crypto import DecryptionFailed, aad, master_key_ring, new_data_key, open_sealed, seal
 from keys.models import OrganizationDataKey, ProviderKey, TransportKey
 from keys.transport import is_transport_payload, transport_context, transport_decrypt
@@ -243,6 +243,19 @@ def _audit(key: ProviderKey, *, actor: User | None, action: str, **metadata) -> 
 # --------------------------------------------------------------------------- store / delete
 
 
+class ProviderKeyExists(Exception):  # noqa: N818 - an HTTP-style outcome (409)
+    """A key for this provider and scope is already stored and replacing was not asked."""
+
+    code = "key_exists"
+
+    def __init__(self, key: ProviderKey):
+        self.key = key
+        super().__init__(
+            f"A {key.provider} key is already stored ({key.masked}). Send replace: true to "
+            "replace it."
+        )
+
+
 @transaction.atomic
 def provider_key_store(
     *,
@@ -252,12 +265,15 @@ def provider_key_store(
     api_key: str,
     label: str = "",
     scope: str = "organization",
+    replace: bool = True,
 ) -> ProviderKey:
     """Save (or replace) the organisation's or the actor's personal key for a provider.
 
     Replacing keeps the row id and its audit history and bumps ``key_version`` (bound into
-    the ciphertext, so an old ciphertext cannot be put back). Raises ``ValidationError``
-    with field messages for bad input and ``PermissionDenied`` for the wrong role.
+    the ciphertext, so an old ciphertext cannot be put back); it is audited as
+    ``provider_key.replaced``. With ``replace=False`` an existing key is left alone and
+    ``ProviderKeyExists`` is raised (the API's 409). Raises ``ValidationError`` with field
+    messages for bad input and ``PermissionDenied`` for the wrong role.
     """
     value = provider_key_clean(provider=provider, api_key=api_key)
     label = (label or "").strip()
@@ -275,6 +291,8 @@ def provider_key_store(
     )
     key = mine.first()
     action = "replaced"
+    if key is not None and not replace:
+        raise ProviderKeyExists(key)
     if key is None:
         try:
             # The id is part of the associated data, so the row exists before sealing.
@@ -296,6 +314,8 @@ def provider_key_store(
         except IntegrityError:
             # A concurrent first save won the insert (and has committed): replace it.
             key = mine.first()
+            if key is not None and not replace:
+                raise ProviderKeyExists(key) from None
             if key is None:
                 raise ValidationError(
                     {"api_key": ["The key could not be saved. Try again."]}
@@ -657,7 +677,7 @@ class RecoveryReport:
 
 def _master_key_missing(key_id: str) -> bool:
     """A data key wrapped by a local master key that is not in the configured ring."""
-    return backend_for(key_id).name == "database" and master_key_ring().get(key_id) is None
+    return is_local_key_id(key_id) and master_key_ring().get(key_id) is None
 
 
 def _unwrap_uncached(row: OrganizationDataKey) -> bytes:

@@ -109,3 +109,15 @@ def fake_llm(settings):
         settings.OPENAI_BASE_URL = fake.openai_base_url
         settings.ANTHROPIC_BASE_URL = fake.anthropic_base_url
         yield fake
+
+
+@pytest.fixture
+def dns_server(settings):
+    """A local authoritative DNS server over real UDP (tests/fakes/dns.py); the app's
+    resolver (CREWBUILDER_DNS_RESOLVER) points at it for the test."""
+    from tests.fakes.dns import FakeDNS
+
+    with FakeDNS() as server:
+        settings.CREWBUILDER_DNS_RESOLVER = server.address
+        settings.CREWBUILDER_DNS_TIMEOUT_SECONDS = 2.0
+        yield server

@@ -22,7 +22,13 @@ ERROR_SCHEMA = {
     },
     "required": ["error"],
 }
-_EXTRA = {"generations_create": (402, 409), "generations_download": (409,), "keys_test": (400,)}
+_EXTRA = {
+    "generations_list": (400,),  # a bad page_size or cursor
+    "generations_create": (402, 409),
+    "generations_download": (409,),
+    "keys_create": (409,),
+    "keys_test": (400,),
+}
 
 
 def add_error_responses(result, generator, request, public):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from crewbuilder.api.authentication import ApiTokenAuthentication
+from crewbuilder.api.parsers import SafeJSONParser
 from crewbuilder.api.permissions import ApiTokenPermission
 from crewbuilder.api.throttles import TokenAndOrganizationThrottle
 
@@ -18,6 +18,6 @@ class TokenAPIView(APIView):
     authentication_classes = [ApiTokenAuthentication]
     permission_classes = [ApiTokenPermission]
     throttle_classes = [TokenAndOrganizationThrottle]
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     renderer_classes = [JSONRenderer]
     required_capabilities: dict[str, str] = {}

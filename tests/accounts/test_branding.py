@@ -66,6 +66,17 @@ def _save(client: Client, **fields):
     return client.post("/settings/branding/", data)
 
 
+def _save_and_prove(client: Client, dns_server, org, capture, domain: str, **fields):
+    """Save a custom domain, publish its TXT proof on the local DNS server, verify it."""
+    from tests.accounts.test_custom_domain_proof import publish_proof
+
+    with capture(execute=True):
+        assert _save(client, custom_domain=domain, **fields).status_code == 302
+    publish_proof(dns_server, org, domain.lower())
+    with capture(execute=True):
+        assert client.post("/settings/branding/", {"verify": "1"}).status_code == 302
+
+
 def test_without_enterprise_the_page_explains_and_saving_is_forbidden(tenant, owner_client):
     page = owner_client.get("/settings/branding/")
     assert page.status_code == 200
@@ -293,10 +304,15 @@ def test_preview_renders_the_proposed_brand_without_saving(enterprise, owner_cli
 
 
 def test_custom_domain_shows_the_brand_to_anonymous_visitors(
-    enterprise, owner_client, django_capture_on_commit_callbacks
+    enterprise, owner_client, dns_server, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        assert _save(owner_client, custom_domain="Crews.Acme.test").status_code == 302
+    _save_and_prove(
+        owner_client,
+        dns_server,
+        enterprise.org,
+        django_capture_on_commit_callbacks,
+        "Crews.Acme.test",
+    )
     assert OrganizationBranding.objects.get().custom_domain == "crews.acme.test"
     page = Client().get("/accounts/login/", HTTP_HOST="crews.acme.test")
     assert page.status_code == 200
@@ -306,29 +322,47 @@ def test_custom_domain_shows_the_brand_to_anonymous_visitors(
 
 
 def test_unknown_hosts_are_still_refused(
-    enterprise, owner_client, django_capture_on_commit_callbacks
+    enterprise, owner_client, dns_server, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        _save(owner_client, custom_domain="crews.acme.test")
+    _save_and_prove(
+        owner_client,
+        dns_server,
+        enterprise.org,
+        django_capture_on_commit_callbacks,
+        "crews.acme.test",
+    )
     assert Client().get("/", HTTP_HOST="evil.example").status_code == 400
     assert Client().get("/", HTTP_HOST="sub.crews.acme.test").status_code == 400
 
 
-def test_a_domain_cannot_be_taken_from_another_organisation(
-    enterprise, owner_client, outsider_client
+def test_a_verified_domain_cannot_be_taken_without_proof(
+    enterprise, owner_client, outsider_client, dns_server, django_capture_on_commit_callbacks
 ):
-    _save(owner_client, custom_domain="crews.acme.test")
+    _save_and_prove(
+        owner_client,
+        dns_server,
+        enterprise.org,
+        django_capture_on_commit_callbacks,
+        "crews.acme.test",
+    )
     plan_assign(enterprise.outsider_org, "enterprise")
-    response = _save(outsider_client, custom_domain="crews.acme.test")
-    assert response.status_code == 400
-    assert b"Another organisation already uses that host name." in response.content
+    # claiming is allowed (a claim reserves nothing) but changes nothing without proof
+    assert _save(outsider_client, custom_domain="crews.acme.test").status_code == 302
+    assert outsider_client.post("/settings/branding/", {"verify": "1"}).status_code == 400
+    page = Client().get("/accounts/login/", HTTP_HOST="crews.acme.test")
+    assert b"Acme Crews" in page.content
 
 
 def test_custom_domain_stops_mapping_after_it_is_removed(
-    enterprise, owner_client, django_capture_on_commit_callbacks
+    enterprise, owner_client, dns_server, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        _save(owner_client, custom_domain="crews.acme.test")
+    _save_and_prove(
+        owner_client,
+        dns_server,
+        enterprise.org,
+        django_capture_on_commit_callbacks,
+        "crews.acme.test",
+    )
     assert Client().get("/accounts/login/", HTTP_HOST="crews.acme.test").status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
         _save(owner_client, custom_domain="")
@@ -361,11 +395,16 @@ def test_invitation_email_is_plain_crewbuilder_without_branding(
 
 
 def test_invitation_link_uses_the_custom_domain(
-    enterprise, owner_client, django_capture_on_commit_callbacks, settings
+    enterprise, owner_client, dns_server, django_capture_on_commit_callbacks, settings
 ):
     settings.SITE_URL = "https://app.crewbuilder.example"
-    with django_capture_on_commit_callbacks(execute=True):
-        _save(owner_client, custom_domain="crews.acme.test")
+    _save_and_prove(
+        owner_client,
+        dns_server,
+        enterprise.org,
+        django_capture_on_commit_callbacks,
+        "crews.acme.test",
+    )
     with django_capture_on_commit_callbacks(execute=True):
         services.invitation_create(
             organization=enterprise.org, actor=enterprise.owner, email="yan@acme.test"
@@ -377,10 +416,15 @@ def test_invitation_link_uses_the_custom_domain(
 
 
 def test_landing_on_a_custom_domain_speaks_with_the_brand(
-    enterprise, owner_client, django_capture_on_commit_callbacks
+    enterprise, owner_client, dns_server, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        _save(owner_client, custom_domain="crews.acme.test")
+    _save_and_prove(
+        owner_client,
+        dns_server,
+        enterprise.org,
+        django_capture_on_commit_callbacks,
+        "crews.acme.test",
+    )
     page = Client().get("/", HTTP_HOST="crews.acme.test").content.decode()
     assert "Acme Crews designs the agents" in page
     assert "<title>" in page and "· Acme Crews</title>" in page

@@ -29,6 +29,7 @@ class FakeStripe:
     requests: list[Recorded] = field(default_factory=list)
     prices: dict[str, dict] = field(default_factory=dict)  # by id
     subscriptions: dict[str, dict] = field(default_factory=dict)  # by id, set by tests
+    payment_intents: dict[str, dict] = field(default_factory=dict)  # by id, set by tests
     failures: int = 0
     _idempotent: dict[str, tuple[int, dict]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -92,6 +93,13 @@ class FakeStripe:
             wanted = {v for k, v in params.items() if k.startswith("lookup_keys[")}
             data = [p for p in self.prices.values() if p["lookup_key"] in wanted]
             return 200, {"object": "list", "data": data, "has_more": False, "url": "/v1/prices"}
+        if method == "GET" and path.startswith("/v1/payment_intents/"):
+            intent = self.payment_intents.get(path.rsplit("/", 1)[1])
+            if intent is None:
+                return 404, {
+                    "error": {"type": "invalid_request_error", "message": "No such payment_intent"}
+                }
+            return 200, intent
         if path.startswith("/v1/subscriptions/"):
             sub = self.subscriptions.get(path.rsplit("/", 1)[1])
             if sub is None:

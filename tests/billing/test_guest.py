@@ -119,6 +119,12 @@ def test_visitor_pays_by_checkout_and_the_webhook_starts_one_generation(
         "currency": "usd",
         "metadata": {"credits": "1", "guest_pass": str(guest.pk)},
     }
+    # Stripe knows the payment (the webhook re-fetches it before granting the credit)
+    fake_stripe.payment_intents["pi_guest_1"] = {
+        "id": "pi_guest_1",
+        "object": "payment_intent",
+        "status": "succeeded",
+    }
     fake_llm.push_design()
     with django_capture_on_commit_callbacks(execute=True):
         assert deliver(event("checkout.session.completed", session)).status_code == 200

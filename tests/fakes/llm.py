@@ -27,6 +27,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -194,11 +195,14 @@ class FakeLLM:
         delay: float = 0.0,
         on: str = "any",
         headers: dict[str, str] | None = None,
+        echo: Callable[[str], str] | None = None,
     ) -> FakeLLM:
+        """An HTTP error. ``echo`` builds the error message from the API key the request
+        carried (a hostile endpoint echoing the key back in some disguise)."""
         hdrs = dict(headers or {})
         if retry_after is not None:
             hdrs["retry-after"] = str(retry_after)
-        payload = {"message": message or f"fake error {status}", "code": code}
+        payload = {"message": message or f"fake error {status}", "code": code, "echo": echo}
         return self.push(Reply("error", payload, status=status, delay=delay, headers=hdrs, on=on))
 
     def push_delay(self, seconds: float, reply: Reply | None = None) -> FakeLLM:
@@ -319,6 +323,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.valid_keys is not None and self._api_key() not in fake.valid_keys:
             reply = Reply("error", {"message": "Incorrect API key provided"}, status=401)
         if reply.kind == "error":
+            echo = reply.payload.get("echo") if isinstance(reply.payload, dict) else None
+            if echo is not None:
+                reply = copy.copy(reply)
+                reply.payload = {**reply.payload, "message": echo(self._api_key())}
             self._send(reply.status, _error_body(api, reply), reply.headers)
         elif route == "models":
             self._send(200, _models_body(api, fake.model_ids))

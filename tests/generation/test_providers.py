@@ -153,11 +153,17 @@ def test_exhausted_openai_quota_is_not_retryable(fake_llm):
     assert not info.value.retryable
 
 
-def test_bad_request_keeps_the_providers_reason(fake_llm):
+def test_bad_request_message_is_ours_not_the_providers(fake_llm):
+    # The provider's text may carry the key in a disguise: users get our words only.
     fake_llm.push_error(400, message="The model `gpt-9` does not exist")
     with pytest.raises(ProviderBadRequest) as info:
         call("openai")
-    assert "does not exist" in info.value.message
+    assert info.value.message == "OpenAI refused the request (HTTP 400)"
+    fake_llm.push_error(404, message="The model `gpt-9` does not exist")
+    with pytest.raises(ProviderBadRequest) as info:
+        call("openai")
+    assert info.value.code == "model_unavailable"
+    assert "gpt-9" not in info.value.message
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -235,21 +235,32 @@ def test_api_docs_page_works_under_the_csp_without_inline_script(client: Client)
 
 
 def test_operator_fixes_a_custom_domain_in_the_admin_with_validation(tenant):
+    from django.utils import timezone
+
     from accounts.models import OrganizationBranding
 
     branding = OrganizationBranding.objects.create(
-        organization=tenant.org, brand_name="Acme", custom_domain="old.acme.test"
+        organization=tenant.org,
+        brand_name="Acme",
+        custom_domain="old.acme.test",
+        domain_verified_at=timezone.now(),
     )
     operator = User.objects.create_superuser("root@crewbuilder.test", "pw-root-123456")
     client = Client()
     client.force_login(operator)
     url = f"/admin/accounts/organizationbranding/{branding.pk}/change/"
     fields = {"brand_name": "Acme", "primary_color": "", "accent_color": ""}
-    bad = client.post(url, {**fields, "custom_domain": "not a host"})
+    bad = client.post(url, {**fields, "domain_claim": "not a host"})
     assert bad.status_code == 200 and b"Enter a host name like" in bad.content
-    assert client.post(url, {**fields, "custom_domain": ""}).status_code == 302
+    # an operator may record a claim (still to be proved) but cannot mark it verified
+    assert client.post(url, {**fields, "domain_claim": "new.acme.test"}).status_code == 302
     branding.refresh_from_db()
-    assert branding.custom_domain is None
+    assert branding.domain_claim == "new.acme.test"
+    assert branding.custom_domain == "old.acme.test"
+    # and may stop serving the verified domain
+    assert client.post(url, {**fields, "domain_claim": "", "stop_serving": "on"}).status_code == 302
+    branding.refresh_from_db()
+    assert branding.custom_domain is None and branding.domain_verified_at is None
 
 
 def test_production_settings_use_secure_cookies_hsts_and_the_csp_middleware():

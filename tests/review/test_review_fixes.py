@@ -80,8 +80,10 @@ def test_celery_workers_keep_the_redacting_log_handlers():
         assert any(type(f).__name__ == "RedactSecretsFilter" for f in handler.filters)
 
 
-def _register_custom_domain(tenant, owner_client, settings, capture, domain):
+def _register_custom_domain(tenant, owner_client, settings, capture, domain, dns_server):
+    """An Enterprise tenant registers (and proves, it owns the DNS) its custom domain."""
     from crewbuilder.hosts import AllowedHosts
+    from tests.accounts.test_custom_domain_proof import publish_proof
     from tests.factories import plan_assign
 
     settings.ALLOWED_HOSTS = AllowedHosts(["testserver", "localhost", "127.0.0.1"])
@@ -91,15 +93,23 @@ def _register_custom_domain(tenant, owner_client, settings, capture, domain):
             "/settings/branding/", {"brand_name": "X", "custom_domain": domain}
         )
     assert response.status_code in (200, 302)
+    publish_proof(dns_server, tenant.org, domain)
+    with capture(execute=True):
+        assert owner_client.post("/settings/branding/", {"verify": "1"}).status_code == 302
 
 
 def test_password_reset_link_never_uses_a_tenant_custom_domain(
-    tenant, owner_client, settings, django_capture_on_commit_callbacks
+    tenant, owner_client, settings, django_capture_on_commit_callbacks, dns_server
 ):
     from django.core import mail
 
     _register_custom_domain(
-        tenant, owner_client, settings, django_capture_on_commit_callbacks, "evil-attacker.example"
+        tenant,
+        owner_client,
+        settings,
+        django_capture_on_commit_callbacks,
+        "evil-attacker.example",
+        dns_server,
     )
     settings.SITE_URL = "https://app.crewbuilder.test"
     with django_capture_on_commit_callbacks(execute=True):
@@ -114,10 +124,15 @@ def test_password_reset_link_never_uses_a_tenant_custom_domain(
 
 
 def test_login_next_to_a_tenant_custom_domain_is_not_followed(
-    tenant, owner_client, settings, django_capture_on_commit_callbacks
+    tenant, owner_client, settings, django_capture_on_commit_callbacks, dns_server
 ):
     _register_custom_domain(
-        tenant, owner_client, settings, django_capture_on_commit_callbacks, "evil-attacker.example"
+        tenant,
+        owner_client,
+        settings,
+        django_capture_on_commit_callbacks,
+        "evil-attacker.example",
+        dns_server,
     )
     response = Client().post(
         "/accounts/login/?next=https://evil-attacker.example/phish",

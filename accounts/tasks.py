@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from accounts.domains import branding_domains_recheck
+
+
+@shared_task(name="accounts.domains_recheck")
+def domains_recheck_task() -> dict[str, int]:
+    return branding_domains_recheck()
