@@ -66,7 +66,7 @@ class World:
             brand_name="Sunny Crews",
             primary_color="#f59e0b",
             accent_color="#fde047",
-            custom_domain="",
+            custom_domain="crews.sunny-side.test",  # claimed, not yet proved by DNS
         )
         return user
 
