@@ -18,13 +18,15 @@ from typing import Any
 import yaml
 
 from crewbuilder.redaction import contains_secret
+from generation.analysis import Analysis
 from generation.design import PLACEHOLDER, CrewDesign, output_file_problem
+from generation.fit import fit_report
 
 logger = logging.getLogger("crewbuilder.generation.checks")
 # libyaml's loader when available (~10x faster); same safe constructor either way.
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-ENTRY_POINTS = ("run", "train", "replay", "test")
+ENTRY_POINTS = ("run", "train", "replay", "test", "run_with_trigger")
 PROVIDER_KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 
 
@@ -56,6 +58,7 @@ def required_paths(design: CrewDesign) -> list[str]:
         f"{pkg}/config/tasks.yaml",
         f"{pkg}/tools/__init__.py",
         f"{pkg}/tools/custom_tool.py",
+        "data/README.md",
     ]
 
 
@@ -148,6 +151,10 @@ def check_pyproject(p: _Project) -> str:
     scripts = project.get("scripts", {})
     if scripts.get("run_crew") != f"{p.design.name}.main:run":
         raise _Fail(f'[project.scripts] run_crew must be "{p.design.name}.main:run"')
+    if scripts.get("run_with_trigger") != f"{p.design.name}.main:run_with_trigger":
+        raise _Fail(
+            f'[project.scripts] run_with_trigger must be "{p.design.name}.main:run_with_trigger"'
+        )
     return 'parses; [tool.crewai] type = "crew"; depends on crewai'
 
 
@@ -336,6 +343,9 @@ def check_env_example(p: _Project) -> str:
 
 
 def check_tools(p: _Project) -> str:
+    """Every tool the design names is wired: crewai_tools classes imported from
+    ``crewai_tools``, the project's own ones defined in ``tools/custom_tool.py`` as
+    ``BaseTool`` subclasses with an args schema and ``_run``."""
     crew_tree = p.python(f"{p.pkg}/crew.py")
     tool_tree = p.python(f"{p.pkg}/tools/custom_tool.py")
     defined = {}
@@ -351,10 +361,13 @@ def check_tools(p: _Project) -> str:
             }
             methods = {f.name for f in node.body if isinstance(f, ast.FunctionDef)}
             defined[node.name] = (bases, fields, methods)
-    imported = set()
+    imported_custom: set[str] = set()
+    imported_library: set[str] = set()
     for node in crew_tree.body:
         if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("tools.custom_tool"):
-            imported |= {alias.name for alias in node.names}
+            imported_custom |= {alias.name for alias in node.names}
+        if isinstance(node, ast.ImportFrom) and node.module == "crewai_tools":
+            imported_library |= {alias.name for alias in node.names}
     problems = []
     tool_classes = {name for name, (bases, _, _) in defined.items() if "BaseTool" in bases}
     if not tool_classes:
@@ -363,14 +376,19 @@ def check_tools(p: _Project) -> str:
         _, fields, methods = defined[name]
         if not {"name", "description", "args_schema"} <= fields or "_run" not in methods:
             problems.append(f"{name} needs name, description, args_schema and _run")
-    for name in sorted(imported - tool_classes):
+    for name in sorted(imported_custom - tool_classes):
         problems.append(f"crew.py imports {name}, which is not a BaseTool in custom_tool.py")
-    expected = {t.class_name for t in p.design.tools_used()}
-    if expected - imported:
-        problems.append("crew.py does not use: " + ", ".join(sorted(expected - imported)))
+    for spec in p.design.tools_used():
+        where = imported_library if spec.source == "crewai_tools" else imported_custom
+        if spec.class_name not in where:
+            origin = "crewai_tools" if spec.source == "crewai_tools" else "tools.custom_tool"
+            problems.append(f"crew.py does not import {spec.class_name} from {origin}")
     if problems:
         raise _Fail("; ".join(problems))
-    return f"{len(tool_classes)} tool classes with args schemas; {len(imported)} used in crew.py"
+    return (
+        f"{len(imported_library)} crewai_tools and {len(imported_custom)} custom tool classes "
+        f"used in crew.py; {len(tool_classes)} BaseTool classes with args schemas"
+    )
 
 
 def check_output_files(p: _Project) -> str:
@@ -423,7 +441,20 @@ CHECKS: tuple[tuple[str, Callable[[_Project], str]], ...] = (
 )
 
 
-def run_checks(*, files: dict[str, str], design: CrewDesign) -> list[CheckResult]:
+FIT_CHECK = "requirement_fit"
+
+
+def check_fit(design: CrewDesign, analysis: Analysis) -> CheckResult:
+    """Does the design honour every input, service, output, schedule and language the
+    requirement named (or declare what it cannot do)? See ``generation/fit.py``."""
+    report = fit_report(analysis, design)
+    return CheckResult(FIT_CHECK, report.passed, report.summary()[:1000])
+
+
+def run_checks(
+    *, files: dict[str, str], design: CrewDesign, analysis: Analysis | None = None
+) -> list[CheckResult]:
+    """Every static check, plus the fit check when the requirement's analysis is given."""
     project = _Project(files, design)
     results = []
     for name, fn in CHECKS:
@@ -434,6 +465,12 @@ def run_checks(*, files: dict[str, str], design: CrewDesign) -> list[CheckResult
         except Exception as exc:  # a malformed project must produce a result, not a crash
             logger.exception("check %s crashed", name)
             results.append(CheckResult(name, False, f"could not run: {type(exc).__name__}"))
+    if analysis is not None:
+        try:
+            results.append(check_fit(design, analysis))
+        except Exception as exc:  # same rule: a result, never a crash
+            logger.exception("fit check crashed")
+            results.append(CheckResult(FIT_CHECK, False, f"could not run: {type(exc).__name__}"))
     return results
 
 

@@ -90,7 +90,9 @@ def output_file_problem(path: str) -> str | None:
 
 
 class ToolSpec(BaseModel):
-    """A tool the renderer knows how to write as a real ``BaseTool`` subclass."""
+    """A tool the renderer knows how to wire into a project: a class from CrewAI's own
+    ``crewai_tools`` where one exists and runs without extra services, else a small
+    stdlib ``BaseTool`` written into ``tools/custom_tool.py``."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -98,39 +100,75 @@ class ToolSpec(BaseModel):
     class_name: str
     label: str
     description: str
-    env_var: str | None = None
+    source: Literal["crewai_tools", "custom"] = "custom"
+    # Python source of the constructor arguments in crew.py (e.g. base_dir="data").
+    init: str = ""
+    env_vars: tuple[str, ...] = ()
+    reads: Literal["", "files", "folder", "web"] = ""
+
+    @property
+    def env_var(self) -> str | None:  # the first (main) credential, for older callers
+        return self.env_vars[0] if self.env_vars else None
 
 
-# The known tool catalogue. Designs may only name these keys; the renderer writes the
-# matching classes into ``tools/custom_tool.py``. Kept small and dependency-free (stdlib
-# HTTP) so a generated project runs with nothing beyond ``crewai``.
+# The known tool catalogue. Designs may only name these keys. crewai_tools classes are the
+# ones users meet in CrewAI's docs; the custom ones need only the standard library.
 TOOL_CATALOGUE: dict[str, ToolSpec] = {
     spec.key: spec
     for spec in (
         ToolSpec(
             key="web_search",
-            class_name="WebSearchTool",
+            class_name="SerperDevTool",
             label="Web search",
-            description="Search the web (Serper.dev Google Search API) and return the top results.",
-            env_var="SERPER_API_KEY",
+            description="Search the web (crewai_tools SerperDevTool, Serper.dev Google Search API).",
+            source="crewai_tools",
+            init='base_url=os.environ.get("SERPER_BASE_URL", "https://google.serper.dev")',
+            env_vars=("SERPER_API_KEY",),
+            reads="web",
         ),
         ToolSpec(
             key="web_page_reader",
-            class_name="WebPageReaderTool",
+            class_name="ScrapeWebsiteTool",
             label="Web page reader",
-            description="Fetch a web page over HTTP(S) and return its visible text.",
+            description="Read the text of a web page (crewai_tools ScrapeWebsiteTool).",
+            source="crewai_tools",
+            reads="web",
         ),
         ToolSpec(
             key="file_reader",
-            class_name="FileReaderTool",
+            class_name="FileReadTool",
             label="File reader",
-            description="Read a UTF-8 text file from the project's data/ folder.",
+            description=(
+                "Read a text file (txt, md, json, html, ...) from the project's data/ folder "
+                "(crewai_tools FileReadTool confined to data/)."
+            ),
+            source="crewai_tools",
+            init='base_dir="data"',
+            reads="files",
+        ),
+        ToolSpec(
+            key="directory_reader",
+            class_name="DirectoryReadTool",
+            label="Folder lister",
+            description="List the files in the project's data/ folder (crewai_tools DirectoryReadTool).",
+            source="crewai_tools",
+            init='directory="data"',
+            reads="folder",
         ),
         ToolSpec(
             key="file_writer",
             class_name="FileWriterTool",
             label="File writer",
-            description="Write text to a file in the project's output/ folder.",
+            description="Write a file into the project's output/ folder (crewai_tools FileWriterTool).",
+            source="crewai_tools",
+            init='base_dir="output"',
+        ),
+        ToolSpec(
+            key="csv_reader",
+            class_name="CsvReaderTool",
+            label="CSV reader",
+            description="Read a CSV file from the data/ folder: columns, row count and rows.",
+            reads="files",
         ),
         ToolSpec(
             key="calculator",
@@ -139,13 +177,43 @@ TOOL_CATALOGUE: dict[str, ToolSpec] = {
             description="Evaluate an arithmetic expression (+ - * / ** % and parentheses).",
         ),
         ToolSpec(
-            key="csv_reader",
-            class_name="CsvReaderTool",
-            label="CSV reader",
-            description="Read a CSV file from the data/ folder and summarise its columns and rows.",
+            key="email_sender",
+            class_name="EmailSenderTool",
+            label="Email sender",
+            description="Send an email over SMTP (configured in .env: SMTP_* and EMAIL_*).",
+            env_vars=(
+                "SMTP_HOST",
+                "SMTP_PORT",
+                "SMTP_USERNAME",
+                "SMTP_PASSWORD",
+                "EMAIL_FROM",
+                "EMAIL_TO",
+            ),
+        ),
+        ToolSpec(
+            key="slack_poster",
+            class_name="SlackWebhookTool",
+            label="Slack poster",
+            description="Post a message to Slack through an incoming webhook (SLACK_WEBHOOK_URL).",
+            env_vars=("SLACK_WEBHOOK_URL",),
+        ),
+        ToolSpec(
+            key="github_issue_reader",
+            class_name="GitHubIssuesTool",
+            label="GitHub issues reader",
+            description="List open issues of a GitHub repository over the REST API.",
+            env_vars=("GITHUB_TOKEN", "GITHUB_REPOSITORY"),
+        ),
+        ToolSpec(
+            key="github_issue_labeler",
+            class_name="GitHubLabelTool",
+            label="GitHub issue labeler",
+            description="Add labels to a GitHub issue over the REST API.",
+            env_vars=("GITHUB_TOKEN", "GITHUB_REPOSITORY"),
         ),
     )
 }
+CRON = re.compile(r"^[0-9*/,\-]+( [0-9*/,\-]+){4}$")
 
 
 class DesignInvalid(Exception):  # noqa: N818 - the interface name is agreed
@@ -184,6 +252,11 @@ class IntegrationSpec(_Strict):
     env_var: str = Field(min_length=1, max_length=64)
 
 
+class ScheduleSpec(_Strict):
+    cron: str = Field(min_length=9, max_length=60, description="5-field cron, UTC")
+    description: str = Field(min_length=1, max_length=200)
+
+
 class CrewDesign(_Strict):
     name: str = Field(min_length=1, max_length=MAX_NAME)
     title: str = Field(min_length=1, max_length=120)
@@ -193,6 +266,8 @@ class CrewDesign(_Strict):
     tasks: list[TaskSpec] = Field(min_length=1, max_length=MAX_TASKS)
     inputs: dict[str, str] = Field(default_factory=dict, max_length=MAX_INPUTS)
     integrations: list[IntegrationSpec] = Field(default_factory=list, max_length=8)
+    # When the requirement asks for a recurring run ("every Monday at 8").
+    schedule: ScheduleSpec | None = None
 
     @property
     def class_name(self) -> str:
@@ -209,8 +284,8 @@ class CrewDesign(_Strict):
         """(ENV_VAR, why) for every integration and tool credential, deduplicated."""
         seen: dict[str, str] = {}
         for tool in self.tools_used():
-            if tool.env_var:
-                seen.setdefault(tool.env_var, f"{tool.label} tool")
+            for var in tool.env_vars:
+                seen.setdefault(var, f"{tool.label} tool")
         for integration in self.integrations:
             seen.setdefault(integration.env_var, f"{integration.name}: {integration.purpose}")
         return list(seen.items())
@@ -316,6 +391,11 @@ def design_errors(design: CrewDesign) -> list[str]:
     missing = sorted(design.placeholders() - set(design.inputs))
     for name in missing:
         errors.append(f"placeholder {{{name}}} is used in agents/tasks but missing from inputs")
+
+    if design.schedule is not None and not CRON.match(design.schedule.cron):
+        errors.append(
+            f"schedule.cron {design.schedule.cron!r} must be a 5-field cron line like 0 8 * * 1"
+        )
 
     env_seen: set[str] = set()
     for i, integ in enumerate(design.integrations):

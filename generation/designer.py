@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crewbuilder.redaction import redact
+from generation.analysis import Analysis, analyse
 from generation.design import (
     MAX_AGENTS,
     MAX_TASKS,
@@ -68,7 +69,8 @@ class DesignResult:
 
 def _tool_lines() -> str:
     return "\n".join(
-        f"- {spec.key}: {spec.description}" + (f" (needs {spec.env_var})" if spec.env_var else "")
+        f"- {spec.key}: {spec.description}"
+        + (f" (needs {', '.join(spec.env_vars)})" if spec.env_vars else "")
         for spec in TOOL_CATALOGUE.values()
     )
 
@@ -88,17 +90,47 @@ Reply with a single JSON object that matches this JSON schema exactly (no prose,
 
 Rules:
 - name: snake_case Python package name (a-z, 0-9, _), not a Python keyword, ending in _crew.
-- agents: 2 to {min(MAX_AGENTS, 5)} agents; ids snake_case and unique; concrete role, goal, backstory.
-- tasks: 2 to {min(MAX_TASKS, 6)} tasks in execution order; ids snake_case, unique, different from
-  agent ids; each task's agent is an agent id; context lists only EARLIER task ids.
+- tasks: 1 to {min(MAX_TASKS, 6)} tasks that follow the user's own steps, in their order; ids
+  snake_case, unique, different from agent ids; each task's agent is an agent id; context lists
+  only EARLIER task ids.
+- agents: 1 to {min(MAX_AGENTS, 6)} agents, as many as the work needs; ids snake_case and
+  unique; role is a short job title (e.g. "Data Analyst"), never the requirement's sentence.
 - tools: only these keys (or none):
 {_tool_lines()}
+- Every file the user names is read by the task that needs it, from data/<name>, by an agent
+  with file_reader or csv_reader (folders: directory_reader); every URL is an input read by
+  an agent with web_page_reader.
+- Deliver where asked: email_sender for "email me", slack_poster for Slack,
+  github_issue_labeler to label GitHub issues; a named output file becomes that task's
+  output_file.
+- output_file: only a file under output/ (e.g. output/report.md); never code or config.
+- A service with no tool above is declared honestly: an integration named "<Service> (not
+  connected)" and a note in the task that needs it.
+- When the user asks for a recurring run, set schedule {{"cron": 5-field UTC cron,
+  "description"}}.
+- When outputs must be in a language other than English, every task says "Write your answer
+  in <Language>".
 - Text may use {{placeholders}} like {{topic}}; every placeholder must be a key of inputs, and
   inputs gives a realistic example value for each.
 - integrations: external services the crew needs, with an UPPER_SNAKE env_var for each secret.
-- The last task usually writes an output_file such as output/report.md.
 - process: "sequential" unless a manager must delegate dynamically ("hierarchical").
 - Never include API keys or secrets anywhere in the design.{questions}"""
+
+
+def requirement_analysis(*, requirement: str, answers: dict[str, str] | None = None) -> Analysis:
+    """The analysis both designers and the fit check use (the answers to clarifying
+    questions are part of the requirement)."""
+    return analyse(_with_answers(requirement, answers))
+
+
+def analysis_prompt(analysis: Analysis) -> str:
+    lines = [f"- {heading}: {text}" for heading, text in analysis.lines()]
+    if not lines:
+        return ""
+    return (
+        "What the user asked for (found in the requirement; the design must honour every "
+        "item, or declare it as not connected):\n" + redact("\n".join(lines))[:4000]
+    )
 
 
 def user_prompt(
@@ -107,11 +139,15 @@ def user_prompt(
     blueprint: dict | None,
     answers: dict[str, str] | None,
     feedback: list[str] | None,
+    analysis: Analysis | None = None,
 ) -> str:
     parts = [f"Requirement:\n{redact(requirement.strip())}"]
+    if analysis is not None and (summary := analysis_prompt(analysis)):
+        parts.append(summary)
     if blueprint:
         parts.append(
-            "Start from this blueprint and adapt it to the requirement:\n"
+            "Use this template for structure only (its usual steps and roles); the user's "
+            "steps, files, services and subject replace the template's examples:\n"
             + json.dumps(blueprint, ensure_ascii=False)[:6000]
         )
     if answers:
@@ -121,7 +157,8 @@ def user_prompt(
         )
     if feedback:
         parts.append(
-            "A previous design failed these project checks; avoid them:\n"
+            "A previous design failed these checks (requirement_fit lines are requested "
+            "items it did not honour); fix every one:\n"
             + "\n".join(f"- {item}" for item in feedback)
         )
     return "\n\n".join(parts)
@@ -207,7 +244,11 @@ def design_crew(
         {
             "role": "user",
             "content": user_prompt(
-                requirement=requirement, blueprint=blueprint, answers=answers, feedback=feedback
+                requirement=requirement,
+                blueprint=blueprint,
+                answers=answers,
+                feedback=feedback,
+                analysis=requirement_analysis(requirement=requirement, answers=answers),
             ),
         }
     ]

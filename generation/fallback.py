@@ -1,11 +1,17 @@
-"""The deterministic designer: no LLM, same requirement → same design.
+"""The built-in designer: no LLM, same requirement → same design.
 
-Used when no provider key is available (the embedded default), and as the base a starter
-blueprint steers. It scores the requirement against a small table of domains by keyword,
-takes that domain's roles (three agents, three tasks each chained to the previous one by
-``context``), and extracts inputs from the requirement itself (a ``topic`` phrase, a
-``url`` when one is mentioned, the brief). Every requirement (empty, one word, emoji,
-non-Latin scripts, pasted secrets) yields a design that passes ``validate_design``.
+It builds the crew from the requirement analysis (``generation/analysis.py``): one task
+per step the user asked for, in their order; each named file read by a real tool on the
+task that needs it (``data/<name>``); URLs as inputs read by the web page reader; results
+written where the user asked (a named file, an email, Slack, GitHub labels); a schedule
+when one was asked for; the output language rule in every task when it is not English.
+Roles are short job titles from ``designer_data/roles.yaml``, never the user's sentence.
+What no tool can do (a service without one) is said in the task and declared as an
+integration, so the README's "What you need to connect" lists it — never silently.
+
+A starter template contributes structure (its usual steps and role titles) but the user's
+own steps, files and subject always win. Every input, however odd (empty, emoji,
+non-Latin, pasted secrets), yields a design that passes ``validate_design``.
 """
 
 from __future__ import annotations
@@ -16,850 +22,123 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from crewbuilder.redaction import REDACTED, redact
+from generation.analysis import (
+    Analysis,
+    NamedFile,
+    analyse,
+    leading_verb,
+    lexicon,
+    roles_data,
+    services_catalogue,
+)
 from generation.design import (
+    OUTPUT_EXTENSIONS,
+    RESERVED_MEMBER_NAMES,
     RESERVED_PACKAGE_NAMES,
+    TOOL_CATALOGUE,
     CrewDesign,
     DesignInvalid,
     validate_design,
 )
 
 WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
-URL = re.compile(r"https?://[^\s<>\"'{}]+", re.I)
-LEAD_IN = re.compile(
-    r"^(?:please\s+)?(?:(?:i|we)\s+(?:want|need|would like|'d like)(?:\s+to)?\s+"
-    r"|(?:can|could)\s+you\s+|build\s+|create\s+|make\s+|design\s+|generate\s+)?"
-    r"(?:(?:a|an|the|me|us|my|our)\s+)*"
-    r"(?:(?:ai\s+)?(?:crew|team|agents?|system|bot|workflow|pipeline)\s+"
-    r"(?:that|which|to|for|who)\s+)?",
-    re.I,
-)
+MAX_TASKS = 6
 STOPWORDS = frozenset(
     """a an the and or of for to in on at by with from into about that which who what this
     these those it its is are be was were will would can could should please i we you me us
     my our your they them their some any each every all crew team agent agents system bot
     workflow pipeline build create make design generate want need like help using use via
-    automatically automate automated daily weekly monthly new based""".split()
+    automatically automate automated daily weekly monthly new based csv md txt json
+    pdf xlsx""".split()
 )
-
-
-@dataclass(frozen=True)
-class Role:
-    id: str
-    role: str
-    goal: str
-    backstory: str
-    tools: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Step:
-    id: str
-    agent: str
-    description: str
-    expected_output: str
-    output_file: str | None = None
-
-
-@dataclass(frozen=True)
-class Domain:
-    key: str
-    label: str
-    keywords: tuple[str, ...]
-    roles: tuple[Role, ...]
-    steps: tuple[Step, ...]
-    extra_inputs: dict[str, str] = field(default_factory=dict)
-    integrations: tuple[tuple[str, str, str], ...] = ()
-
-
-# Each domain's text uses {topic} (always an input) and only the extra inputs it declares.
-DOMAINS: tuple[Domain, ...] = (
-    Domain(
-        key="content_marketing",
-        label="Content marketing",
-        keywords=(
-            "content",
-            "marketing",
-            "blog",
-            "seo",
-            "social",
-            "newsletter",
-            "post",
-            "posts",
-            "article",
-            "articles",
-            "campaign",
-            "brand",
-            "copy",
-            "copywriting",
-            "linkedin",
-            "twitter",
-            "instagram",
-            "tiktok",
-            "youtube",
-            "audience",
-            "email",
-        ),
-        roles=(
-            Role(
-                "content_researcher",
-                "Content Researcher for {topic}",
-                "Find the angles, facts and questions {audience} care about regarding {topic}",
-                "A meticulous researcher who turns a topic into sourced, surprising insights "
-                "and keeps a list of every source used.",
-                ("web_search", "web_page_reader"),
-            ),
-            Role(
-                "content_strategist",
-                "Content Strategist",
-                "Shape the research on {topic} into a clear outline that serves {audience}",
-                "A strategist who has planned editorial calendars for fast-growing brands and "
-                "knows what makes people read to the end.",
-            ),
-            Role(
-                "content_writer",
-                "Content Writer",
-                "Write engaging, accurate content about {topic} for {audience}",
-                "A versatile writer with a plain, confident style who never invents facts.",
-                ("file_writer",),
-            ),
-        ),
-        steps=(
-            Step(
-                "research_task",
-                "content_researcher",
-                "Research {topic} for {audience}. Collect key facts, recent developments, "
-                "common questions and three possible angles, each with sources.",
-                "A bullet list of findings with sources, and three candidate angles.",
-            ),
-            Step(
-                "outline_task",
-                "content_strategist",
-                "Pick the strongest angle from the research and write an outline: title, "
-                "hook, sections with key points, and a call to action.",
-                "A structured outline in markdown with a working title.",
-            ),
-            Step(
-                "writing_task",
-                "content_writer",
-                "Write the final piece about {topic} following the outline. Keep facts "
-                "traceable to the research.",
-                "A polished markdown article of 600-900 words with a title and headings.",
-                "output/content.md",
-            ),
-        ),
-        extra_inputs={"audience": "busy professionals"},
-    ),
-    Domain(
-        key="lead_research",
-        label="Lead research",
-        keywords=(
-            "lead",
-            "leads",
-            "prospect",
-            "prospects",
-            "prospecting",
-            "sales",
-            "crm",
-            "outreach",
-            "b2b",
-            "pipeline",
-            "account",
-            "accounts",
-            "icp",
-            "cold",
-            "deal",
-            "deals",
-            "buyer",
-            "buyers",
-            "company",
-            "companies",
-        ),
-        roles=(
-            Role(
-                "lead_researcher",
-                "Lead Researcher",
-                "Find companies and decision makers that match {topic}",
-                "A sales researcher who knows how to read company websites, job posts and "
-                "news for buying signals.",
-                ("web_search", "web_page_reader"),
-            ),
-            Role(
-                "lead_qualifier",
-                "Lead Qualification Analyst",
-                "Score each lead against the ideal customer profile for {topic}",
-                "A revenue operations analyst who is strict about fit and honest about "
-                "uncertainty.",
-            ),
-            Role(
-                "outreach_writer",
-                "Outreach Copywriter",
-                "Write short, personal first messages to the best leads for {topic}",
-                "A copywriter who writes outreach people actually answer: specific, brief, "
-                "never pushy.",
-                ("file_writer",),
-            ),
-        ),
-        steps=(
-            Step(
-                "lead_search_task",
-                "lead_researcher",
-                "Find up to 10 organisations that match {topic}. For each, note what they "
-                "do, size, location, a likely decision maker role and a recent signal.",
-                "A table of up to 10 leads with name, website, signal and source.",
-            ),
-            Step(
-                "qualification_task",
-                "lead_qualifier",
-                "Score every lead from 1 to 5 for fit with {topic}, with one sentence of "
-                "reasoning each, and rank them.",
-                "A ranked list of leads with scores and reasons.",
-            ),
-            Step(
-                "outreach_task",
-                "outreach_writer",
-                "Write a first outreach message (under 120 words) for each of the top "
-                "three leads, referencing their signal.",
-                "Three ready-to-send messages in markdown, one per lead.",
-                "output/leads.md",
-            ),
-        ),
-    ),
-    Domain(
-        key="customer_support",
-        label="Customer support triage",
-        keywords=(
-            "support",
-            "ticket",
-            "tickets",
-            "helpdesk",
-            "customer",
-            "customers",
-            "complaint",
-            "complaints",
-            "faq",
-            "triage",
-            "refund",
-            "inquiry",
-            "inquiries",
-            "zendesk",
-            "service",
-            "chat",
-            "reply",
-            "replies",
-            "issue",
-            "issues",
-        ),
-        roles=(
-            Role(
-                "triage_specialist",
-                "Support Triage Specialist",
-                "Classify incoming requests about {topic} by category, urgency and sentiment",
-                "A seasoned support lead who can tell a billing question from an outage "
-                "report in one read.",
-                ("file_reader",),
-            ),
-            Role(
-                "support_agent",
-                "Customer Support Specialist",
-                "Draft accurate, empathetic answers for requests about {topic}",
-                "A patient support specialist who explains fixes step by step and never "
-                "promises what the policy does not allow.",
-            ),
-            Role(
-                "quality_reviewer",
-                "Support Quality Reviewer",
-                "Make sure every reply is correct, on-policy and kind",
-                "A quality lead who has reviewed thousands of replies and catches tone and "
-                "accuracy problems.",
-                ("file_writer",),
-            ),
-        ),
-        steps=(
-            Step(
-                "triage_task",
-                "triage_specialist",
-                "Read the support requests about {topic} and classify each by category, "
-                "urgency (low/medium/high) and sentiment. Flag anything that needs a human.",
-                "A table of requests with category, urgency, sentiment and flags.",
-            ),
-            Step(
-                "response_task",
-                "support_agent",
-                "Draft a reply for each request, highest urgency first, following the "
-                "triage notes.",
-                "One draft reply per request, labelled with the request it answers.",
-            ),
-            Step(
-                "review_task",
-                "quality_reviewer",
-                "Review the drafts for accuracy, tone and policy; fix what needs fixing and "
-                "list anything to escalate.",
-                "Final replies in markdown plus an escalation list.",
-                "output/support_replies.md",
-            ),
-        ),
-    ),
-    Domain(
-        key="data_analysis",
-        label="Data and finance analysis",
-        keywords=(
-            "data",
-            "finance",
-            "financial",
-            "stock",
-            "stocks",
-            "invest",
-            "investment",
-            "budget",
-            "revenue",
-            "spreadsheet",
-            "csv",
-            "excel",
-            "metrics",
-            "kpi",
-            "kpis",
-            "analytics",
-            "forecast",
-            "sales figures",
-            "expenses",
-            "dashboard",
-            "numbers",
-            "crypto",
-            "portfolio",
-            "accounting",
-        ),
-        roles=(
-            Role(
-                "data_analyst",
-                "Data Analyst",
-                "Turn the data about {topic} into clean, verified figures",
-                "An analyst who checks every number twice and states assumptions plainly.",
-                ("csv_reader", "calculator"),
-            ),
-            Role(
-                "insights_analyst",
-                "Insights Analyst",
-                "Explain what the figures about {topic} mean and what to do about them",
-                "A former consultant who connects numbers to decisions.",
-                ("calculator",),
-            ),
-            Role(
-                "report_writer",
-                "Report Writer",
-                "Write a concise, decision-ready report on {topic}",
-                "A writer who makes analysis readable for executives without dumbing it down.",
-                ("file_writer",),
-            ),
-        ),
-        steps=(
-            Step(
-                "data_review_task",
-                "data_analyst",
-                "Load and review the data for {topic}: describe the columns, check for gaps "
-                "and outliers, and compute the key totals and trends.",
-                "A data summary with key figures, trends and data-quality notes.",
-            ),
-            Step(
-                "insights_task",
-                "insights_analyst",
-                "From the data summary, derive the five most important insights about "
-                "{topic} and a recommendation for each.",
-                "Five insights, each with evidence and a recommendation.",
-            ),
-            Step(
-                "report_task",
-                "report_writer",
-                "Write the final report on {topic}: executive summary, insights, "
-                "recommendations and caveats.",
-                "A markdown report with an executive summary and sections.",
-                "output/report.md",
-            ),
-        ),
-    ),
-    Domain(
-        key="software_engineering",
-        label="Software engineering",
-        keywords=(
-            "code",
-            "coding",
-            "software",
-            "bug",
-            "bugs",
-            "api",
-            "developer",
-            "developers",
-            "github",
-            "pull request",
-            "programming",
-            "python",
-            "javascript",
-            "app",
-            "feature",
-            "refactor",
-            "documentation",
-            "docs",
-            "architecture",
-            "devops",
-        ),
-        roles=(
-            Role(
-                "requirements_analyst",
-                "Requirements Analyst",
-                "Turn the request about {topic} into precise, testable requirements",
-                "A product-minded engineer who asks what done looks like before anything is built.",
-            ),
-            Role(
-                "software_engineer",
-                "Senior Software Engineer",
-                "Design and write a clear solution for {topic}",
-                "A pragmatic engineer who prefers simple, well-tested code and explains "
-                "trade-offs.",
-                ("file_reader",),
-            ),
-            Role(
-                "code_reviewer",
-                "Code Reviewer",
-                "Review the solution for {topic} for correctness, security and clarity",
-                "A reviewer known for catching edge cases and insecure defaults.",
-                ("file_writer",),
-            ),
-        ),
-        steps=(
-            Step(
-                "requirements_task",
-                "requirements_analyst",
-                "Write the requirements for {topic}: goals, constraints, inputs/outputs, "
-                "and acceptance criteria.",
-                "A numbered list of requirements with acceptance criteria.",
-            ),
-            Step(
-                "implementation_task",
-                "software_engineer",
-                "Propose a design and write the implementation for {topic} that meets "
-                "every requirement, with tests.",
-                "A design note and code listings with tests.",
-            ),
-            Step(
-                "review_task",
-                "code_reviewer",
-                "Review the implementation against the requirements and list issues by "
-                "severity with concrete fixes.",
-                "A markdown review with issues, severity and fixes.",
-                "output/review.md",
-            ),
-        ),
-    ),
-    Domain(
-        key="recruiting",
-        label="Recruiting",
-        keywords=(
-            "hiring",
-            "hire",
-            "recruit",
-            "recruiting",
-            "recruitment",
-            "candidate",
-            "candidates",
-            "resume",
-            "resumes",
-            "cv",
-            "job",
-            "jobs",
-            "interview",
-            "interviews",
-            "talent",
-            "onboarding",
-            "hr",
-        ),
-        roles=(
-            Role(
-                "job_analyst",
-                "Job Requirements Analyst",
-                "Define what a great hire for {topic} looks like",
-                "An HR partner who writes role profiles hiring managers agree with.",
-            ),
-            Role(
-                "candidate_screener",
-                "Candidate Screener",
-                "Assess candidates for {topic} fairly against the role profile",
-                "A recruiter who screens on evidence and avoids bias.",
-                ("file_reader",),
-            ),
-            Role(
-                "interview_planner",
-                "Interview Planner",
-                "Prepare structured interviews for the shortlisted candidates",
-                "A hiring coach who designs interviews that predict performance.",
-                ("file_writer",),
-            ),
-        ),
-        steps=(
-            Step(
-                "role_profile_task",
-                "job_analyst",
-                "Write the role profile for {topic}: responsibilities, must-have and "
-                "nice-to-have skills, and evaluation criteria.",
-                "A role profile with weighted evaluation criteria.",
-            ),
-            Step(
-                "screening_task",
-                "candidate_screener",
-                "Screen the candidate materials against the role profile and produce a "
-                "shortlist with evidence for each score.",
-                "A scored shortlist with evidence.",
-            ),
-            Step(
-                "interview_plan_task",
-                "interview_planner",
-                "Write an interview plan with questions and a scoring rubric for the "
-                "shortlisted candidates.",
-                "An interview plan in markdown with questions and rubric.",
-                "output/interview_plan.md",
-            ),
-        ),
-    ),
-    Domain(
-        key="travel_events",
-        label="Travel and events",
-        keywords=(
-            "travel",
-            "trip",
-            "trips",
-            "itinerary",
-            "vacation",
-            "holiday",
-            "flight",
-            "flights",
-            "hotel",
-            "hotels",
-            "event",
-            "events",
-            "conference",
-            "wedding",
-            "tour",
-            "visit",
-            "destination",
-        ),
-        roles=(
-            Role(
-                "destination_researcher",
-                "Destination Researcher",
-                "Find the best options for {topic}",
-                "A well-travelled planner who knows where to look for reliable, current "
-                "information.",
-                ("web_search", "web_page_reader"),
-            ),
-            Role(
-                "logistics_planner",
-                "Logistics Planner",
-                "Turn the options for {topic} into a feasible day-by-day plan",
-                "An organiser who thinks in timings, distances and budgets.",
-                ("calculator",),
-            ),
-            Role(
-                "plan_writer",
-                "Itinerary Writer",
-                "Present the plan for {topic} clearly, with practical tips",
-                "A writer of guidebooks people actually use on the road.",
-                ("file_writer",),
-            ),
-        ),
-        steps=(
-            Step(
-                "options_task",
-                "destination_researcher",
-                "Research options for {topic}: places, venues, transport and typical "
-                "costs, with sources.",
-                "A list of options with costs and sources.",
-            ),
-            Step(
-                "planning_task",
-                "logistics_planner",
-                "Build a day-by-day plan for {topic} from the options, with times and an "
-                "estimated budget.",
-                "A day-by-day schedule with a budget table.",
-            ),
-            Step(
-                "itinerary_task",
-                "plan_writer",
-                "Write the final itinerary for {topic} with practical tips and alternatives.",
-                "A markdown itinerary with schedule, budget and tips.",
-                "output/itinerary.md",
-            ),
-        ),
-    ),
-    Domain(
-        key="legal_compliance",
-        label="Legal and compliance",
-        keywords=(
-            "legal",
-            "law",
-            "contract",
-            "contracts",
-            "compliance",
-            "policy",
-            "policies",
-            "gdpr",
-            "privacy",
-            "regulation",
-            "regulations",
-            "regulatory",
-            "terms",
-            "audit",
-            "risk",
-            "clause",
-            "clauses",
-        ),
-        roles=(
-            Role(
-                "document_analyst",
-                "Document Analyst",
-                "Extract the obligations, rights and risks in documents about {topic}",
-                "A paralegal with a sharp eye for obligations hidden in long documents.",
-                ("file_reader",),
-            ),
-            Role(
-                "compliance_analyst",
-                "Compliance Analyst",
-                "Check {topic} against the applicable rules and flag gaps",
-                "A compliance professional who cites the rule behind every finding.",
-                ("web_search",),
-            ),
-            Role(
-                "summary_writer",
-                "Plain-Language Writer",
-                "Explain the findings on {topic} in plain language with next steps",
-                "A writer who makes legal findings understandable without losing precision.",
-                ("file_writer",),
-            ),
-        ),
-        steps=(
-            Step(
-                "extraction_task",
-                "document_analyst",
-                "Read the documents about {topic} and list obligations, deadlines, rights "
-                "and risky clauses with references.",
-                "A structured list of obligations, deadlines and risks with references.",
-            ),
-            Step(
-                "compliance_task",
-                "compliance_analyst",
-                "Compare the extracted points with the applicable rules and flag gaps by severity.",
-                "A gap analysis table with severity and the rule cited.",
-            ),
-            Step(
-                "summary_task",
-                "summary_writer",
-                "Write a plain-language summary of the findings on {topic} with "
-                "recommended next steps. Note that this is not legal advice.",
-                "A markdown summary with findings and next steps.",
-                "output/compliance_summary.md",
-            ),
-        ),
-    ),
-    Domain(
-        key="education",
-        label="Education and training",
-        keywords=(
-            "course",
-            "courses",
-            "lesson",
-            "lessons",
-            "teach",
-            "teaching",
-            "curriculum",
-            "student",
-            "students",
-            "quiz",
-            "quizzes",
-            "training",
-            "learn",
-            "learning",
-            "tutorial",
-            "workshop",
-            "exam",
-            "school",
-        ),
-        roles=(
-            Role(
-                "subject_expert",
-                "Subject Matter Expert",
-                "Gather accurate, well-structured knowledge about {topic}",
-                "An expert educator who knows the common misconceptions about the subject.",
-                ("web_search",),
-            ),
-            Role(
-                "instructional_designer",
-                "Instructional Designer",
-                "Design a learning path on {topic} with clear objectives",
-                "A designer of courses with high completion rates.",
-            ),
-            Role(
-                "assessment_writer",
-                "Assessment Writer",
-                "Write exercises and quizzes that check understanding of {topic}",
-                "A teacher who writes questions that test understanding, not memory.",
-                ("file_writer",),
-            ),
-        ),
-        steps=(
-            Step(
-                "knowledge_task",
-                "subject_expert",
-                "Collect the key concepts, examples and misconceptions about {topic}, "
-                "with sources.",
-                "A structured knowledge brief with sources.",
-            ),
-            Step(
-                "lesson_plan_task",
-                "instructional_designer",
-                "Design a lesson plan on {topic}: objectives, sequence of modules and activities.",
-                "A lesson plan with objectives and modules.",
-            ),
-            Step(
-                "assessment_task",
-                "assessment_writer",
-                "Write exercises and a 10-question quiz with answers for the lesson plan.",
-                "Exercises and a quiz with an answer key in markdown.",
-                "output/course.md",
-            ),
-        ),
-    ),
-    Domain(
-        key="research",
-        label="Research and reporting",
-        keywords=(
+DELIVERY_KINDS = frozenset({"send", "post", "label", "update"})
+# Where each kind of work usually sits in a pipeline (gather → understand → produce →
+# check → deliver); used to place a template's steps among the user's.
+KIND_ORDER = {
+    kind: i
+    for i, kind in enumerate(
+        [
+            "read",
             "research",
-            "study",
-            "paper",
-            "papers",
-            "academic",
-            "literature",
-            "market",
-            "competitor",
-            "competitors",
-            "competitive",
-            "trends",
-            "analysis",
-            "analyze",
-            "analyse",
-            "summary",
-            "summarize",
-            "summarise",
-            "report",
-            "news",
             "monitor",
-            "insights",
-        ),
-        roles=(
-            Role(
-                "researcher",
-                "{topic} Senior Researcher",
-                "Uncover the latest, most relevant developments in {topic}",
-                "A seasoned researcher known for finding the most relevant information and "
-                "presenting it clearly, always with sources.",
-                ("web_search", "web_page_reader"),
-            ),
-            Role(
-                "analyst",
-                "{topic} Analyst",
-                "Make sense of the research on {topic} and separate signal from noise",
-                "A meticulous analyst who compares sources and points out what is uncertain.",
-            ),
-            Role(
-                "reporting_analyst",
-                "{topic} Reporting Analyst",
-                "Write a clear, well-structured report on {topic}",
-                "A writer who turns analysis into reports that decision makers read.",
-                ("file_writer",),
-            ),
-        ),
-        steps=(
-            Step(
-                "research_task",
-                "researcher",
-                "Conduct thorough research about {topic}. Find the key facts, recent "
-                "developments and expert opinions, with sources.",
-                "A list of the 10 most relevant findings about {topic}, each with a source.",
-            ),
-            Step(
-                "analysis_task",
-                "analyst",
-                "Analyse the findings: group them into themes, note agreements and "
-                "contradictions, and rate confidence.",
-                "Themes with supporting findings and confidence ratings.",
-            ),
-            Step(
-                "reporting_task",
-                "reporting_analyst",
-                "Write a report on {topic} from the analysis: summary, sections per theme "
-                "and open questions.",
-                "A full report in markdown with a summary and one section per theme.",
-                "output/report.md",
-            ),
-        ),
-    ),
-)
-DEFAULT_DOMAIN = "research"
-DOMAINS_BY_KEY = {d.key: d for d in DOMAINS}
-
-MAX_TOPIC = 80
+            "extract",
+            "classify",
+            "analyse",
+            "plan",
+            "summarise",
+            "write",
+            "reply",
+            "translate",
+            "review",
+            "label",
+            "update",
+            "send",
+            "post",
+        ]
+    )
+}
+# Old blueprints named a domain of the previous keyword-routed designer.
+LEGACY_DOMAINS = {
+    "content_marketing": "content_marketing",
+    "lead_research": "lead_research",
+    "customer_support": "support_triage",
+}
+TOOL_HINTS = {
+    "csv_reader": 'the CSV reader tool (path "{name}")',
+    "file_reader": 'the file reader tool (file_path "{name}")',
+}
 
 
-def _normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text or "")
-    # A pasted key must never reach the design (it would end up in the project's files).
-    text = redact(text)
-    # Braces would become CrewAI placeholders; control characters break YAML readability.
-    text = text.replace("{", "(").replace("}", ")")
-    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
-    return re.sub(r"\s+", " ", text).strip()
+@dataclass
+class PlannedTask:
+    kind: str
+    text: str
+    from_user: bool = True
+    files: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    output_file: str | None = None
+    per_item: str | None = None
+
+    def add_tool(self, key: str) -> None:
+        if key not in self.tools:
+            self.tools.append(key)
 
 
-def _score(domain: Domain, lowered: str, words: set[str]) -> int:
-    score = 0
-    for kw in domain.keywords:
-        if " " in kw:
-            score += 2 if kw in lowered else 0
-        elif kw in words:
-            score += 1
-    return score
+# --------------------------------------------------------------------------- helpers
 
 
-def pick_domain(requirement: str) -> Domain:
-    lowered = _normalise(requirement).lower()
-    words = {w.strip("'’") for w in WORD.findall(lowered)}
-    best, best_score = DOMAINS_BY_KEY[DEFAULT_DOMAIN], 0
-    for domain in DOMAINS:
-        score = _score(domain, lowered, words)
-        if score > best_score:
-            best, best_score = domain, score
-    return best
-
-
-def extract_topic(requirement: str, *, fallback: str) -> str:
-    text = _normalise(requirement).replace(REDACTED, " ")
-    text = URL.sub("", text).strip()
-    # First sentence/clause carries the subject; lead-ins like "I need a crew that" go.
-    first = re.split(r"(?<=[.!?;:])\s|\n", text, maxsplit=1)[0].strip(" .!?;:,-")
-    first = LEAD_IN.sub("", first).strip(" .!?;:,-")
-    if not first or not any(ch.isalnum() for ch in first):
-        return fallback
-    if len(first) > MAX_TOPIC:
-        cut = first[:MAX_TOPIC].rsplit(" ", 1)[0]
-        first = (cut or first[:MAX_TOPIC]).rstrip(" ,;:-")
-    return first[:1].upper() + first[1:]
+def _kind_data(kind: str) -> dict:
+    kinds = roles_data()["kinds"]
+    return kinds.get(kind) or kinds["research"]
 
 
 def _slug_words(text: str) -> list[str]:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     words = [w.lower() for w in re.findall(r"[A-Za-z0-9]+", ascii_text)]
-    return [w for w in words if w not in STOPWORDS and len(w) > 1][:3]
+    stop = STOPWORDS | {w for ws in lexicon()["stopwords"].values() for w in ws}
+    return [w for w in words if w not in stop and len(w) > 1 and not w.isdigit()][:3]
 
 
-def make_name(topic_words: list[str], domain: Domain) -> str:
-    words = topic_words or domain.key.split("_")
+def _cjk_words(text: str) -> list[str]:
+    found: list[tuple[int, str]] = []
+    for word, slug in lexicon().get("cjk_words", {}).items():
+        pos = text.find(word)
+        if pos >= 0 and slug not in [s for _, s in found]:
+            found.append((pos, str(slug)))
+    return [s for _, s in sorted(found)][:3]
+
+
+def make_name(analysis: Analysis) -> str:
+    words = _slug_words(analysis.subject)
+    if analysis.language in {"ja", "zh"} or not words:
+        words = _cjk_words(analysis.text) or words
+    if not words:
+        words = [s.key for s in analysis.services][:1] + [
+            analysis.steps[0].kind if analysis.steps else "research"
+        ]  # noqa: E501
     name = "_".join(words)
     if not name[:1].isalpha():
         name = "crew_" + name
@@ -869,88 +148,471 @@ def make_name(topic_words: list[str], domain: Domain) -> str:
     return name
 
 
-def _title_case(text: str) -> str:
-    return " ".join(w[:1].upper() + w[1:] for w in text.split())
+def _snake(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    out = "_".join(re.findall(r"[a-z0-9]+", ascii_text.lower()))[:40].strip("_")
+    if not out or not out[0].isalpha():
+        out = "agent_" + out
+    return out
 
 
-def _build(requirement: str, domain: Domain) -> dict[str, Any]:
-    brief = _normalise(requirement)
-    topic = extract_topic(requirement, fallback=domain.label)
-    name = make_name(_slug_words(topic), domain)
-    inputs: dict[str, str] = {"topic": topic}
-    inputs.update(domain.extra_inputs)
-    url = URL.search(redact(requirement or ""))
-    if url:
-        inputs["source_url"] = url.group(0).rstrip(".,;:)")[:300]
-    brief_note = brief[:600] if brief else topic
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return text
+    text = text[:1].upper() + text[1:]
+    return text if text[-1] in ".!?。！？" else text + "."
 
-    agents = [
-        {
-            "id": r.id,
-            "role": r.role,
-            "goal": r.goal,
-            "backstory": r.backstory,
-            "tools": list(r.tools),
-            "allow_delegation": False,
-        }
-        for r in domain.roles
+
+def _template_info(blueprint: dict | None) -> tuple[list[str], dict[str, str]]:
+    """(pipeline kinds, kind → role title) a blueprint contributes."""
+    if not blueprint:
+        return [], {}
+    templates = roles_data().get("templates", {})
+    key = LEGACY_DOMAINS.get(str(blueprint.get("domain", ""))) or str(blueprint.get("name", ""))
+    if key in templates:
+        spec = templates[key]
+        return list(spec.get("pipeline", [])), dict(spec.get("roles", {}))
+    # An organisation's own saved design: its tasks' verbs give the pipeline and its
+    # agents' roles the titles.
+    tasks = blueprint.get("tasks") or []
+    agents = {a.get("id"): a for a in blueprint.get("agents") or [] if isinstance(a, dict)}
+    pipeline: list[str] = []
+    roles: dict[str, str] = {}
+    for task in tasks if isinstance(tasks, list) else []:
+        if not isinstance(task, dict):
+            continue
+        found = leading_verb(str(task.get("description", "")), "en")
+        if not found or found[0] in pipeline:
+            continue
+        kind = "write" if found[0] == "save" else found[0]
+        pipeline.append(kind)
+        agent = agents.get(task.get("agent"))
+        role = str(agent.get("role", "")) if agent else ""
+        if role and "{" not in role and len(role) <= 60:
+            roles[kind] = role
+    return pipeline[:MAX_TASKS], roles
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _plan(analysis: Analysis, pipeline: list[str]) -> list[PlannedTask]:
+    tasks = [
+        PlannedTask(
+            kind=s.kind,
+            text=s.text,
+            files=list(s.files),
+            urls=list(s.urls),
+            services=list(s.services),
+        )
+        for s in analysis.steps
+        if not (pipeline and s.inferred)  # a template knows the steps better than a guess
     ]
-    tasks = []
-    for i, s in enumerate(domain.steps):
-        description = s.description
+    if not tasks and not pipeline:
+        tasks = [PlannedTask(kind="research", text="Research the topic: {topic}", from_user=False)]
+
+    # A template's usual steps the user did not spell out, placed where that kind of work
+    # usually happens relative to the user's own steps.
+    user_kinds = {t.kind for t in tasks}
+    for kind in pipeline:
+        if kind in user_kinds or len(tasks) >= MAX_TASKS:
+            continue
+        structural = PlannedTask(kind=kind, text="", from_user=False)
+        rank = KIND_ORDER.get(kind, len(KIND_ORDER))
+        position = next(
+            (i for i, t in enumerate(tasks) if KIND_ORDER.get(t.kind, len(KIND_ORDER)) > rank),
+            len(tasks),
+        )
+        tasks.insert(position, structural)
+    return tasks
+
+
+def _merge_overflow(tasks: list[PlannedTask]) -> list[PlannedTask]:
+    while len(tasks) > MAX_TASKS:
+        # Merge the first adjacent pair of the same kind, else the two content steps
+        # before the last delivery step.
+        pair = next((i for i in range(len(tasks) - 1) if tasks[i].kind == tasks[i + 1].kind), None)
+        if pair is None:
+            content = [i for i, t in enumerate(tasks) if t.kind not in DELIVERY_KINDS]
+            pair = content[-2] if len(content) >= 2 else len(tasks) - 2
+        a, b = tasks[pair], tasks[pair + 1]
+        merged = PlannedTask(
+            kind=a.kind,
+            text=f"{a.text.rstrip('.')}. Then: {b.text}" if a.text and b.text else a.text or b.text,
+            from_user=a.from_user or b.from_user,
+            files=a.files + [f for f in b.files if f not in a.files],
+            urls=a.urls + [u for u in b.urls if u not in a.urls],
+            services=a.services + [s for s in b.services if s not in a.services],
+        )
+        tasks[pair : pair + 2] = [merged]
+    return tasks
+
+
+def _content_tasks(tasks: list[PlannedTask]) -> list[PlannedTask]:
+    return [t for t in tasks if t.kind not in DELIVERY_KINDS] or tasks
+
+
+def _first_reader(tasks: list[PlannedTask]) -> PlannedTask:
+    return tasks[0]
+
+
+def _attach_inputs(analysis: Analysis, tasks: list[PlannedTask], inputs: dict[str, str]) -> None:
+    named = {f.name: f for f in analysis.files}
+    attached = {name for t in tasks for name in t.files}
+    for f in analysis.input_files:
+        if f.name not in attached:
+            _first_reader(tasks).files.append(f.name)
+    for t in tasks:
+        for name in list(t.files):
+            f = named.get(name)
+            if f is None or f.direction != "input":
+                continue
+            _add_file_reading(t, f)
+
+    for folder in analysis.folders:
+        t = next((t for t in tasks if folder in t.text), _first_reader(tasks))
+        t.add_tool("directory_reader")
+        t.add_tool("file_reader")
+        t.notes.append(
+            f"List the files the user put in data/{folder}/ with the folder lister tool, then "
+            f'read each one with the file reader tool (file_path "{folder}/<name>").'
+        )
+
+    url_inputs: dict[str, str] = {}
+    for i, url in enumerate(analysis.urls[:4]):
+        key = "source_url" if i == 0 else f"source_url_{i + 1}"
+        url_inputs[url] = key
+        inputs[key] = url[:300]
+    attached_urls = {u for t in tasks for u in t.urls}
+    for url in analysis.urls[:4]:
+        if url not in attached_urls:
+            next(
+                (t for t in tasks if t.kind in {"research", "monitor", "read", "analyse"}), tasks[0]
+            ).urls.append(url)  # noqa: E501
+    for t in tasks:
+        for url in t.urls:
+            if url not in url_inputs:
+                continue
+            key = url_inputs[url]
+            t.text = t.text.replace(url, "{" + key + "}")
+            t.add_tool("web_page_reader")
+            t.notes.append(f"Read {{{key}}} with the web page reader tool.")
+
+
+def _add_file_reading(t: PlannedTask, f: NamedFile) -> None:
+    stem = f.basename.rsplit(".", 1)[0]
+    if f.kind == "csv":
+        t.add_tool("csv_reader")
+        t.notes.append(
+            f"Read data/{f.name} with " + TOOL_HINTS["csv_reader"].format(name=f.name) + "."
+        )  # noqa: E501
+    elif f.kind == "spreadsheet":
+        t.add_tool("csv_reader")
+        t.notes.append(
+            f"The user named {f.name}; spreadsheets are read as CSV: save it as data/{stem}.csv "
+            f"and read it with " + TOOL_HINTS["csv_reader"].format(name=f"{stem}.csv") + "."
+        )
+    elif f.kind in {"pdf", "document"}:
+        t.add_tool("file_reader")
+        t.notes.append(
+            f"The user named {f.name}; export it as text to data/{stem}.txt and read it with "
+            + TOOL_HINTS["file_reader"].format(name=f"{stem}.txt")
+            + "."
+        )
+    else:
+        t.add_tool("file_reader")
+        t.notes.append(
+            f"Read data/{f.name} with " + TOOL_HINTS["file_reader"].format(name=f.name) + "."
+        )  # noqa: E501
+
+
+def _service_task(tasks: list[PlannedTask], key: str, kinds: set[str]) -> PlannedTask | None:
+    return next((t for t in tasks if key in t.services and t.kind in kinds), None) or next(
+        (t for t in tasks if t.kind in kinds), None
+    )
+
+
+def _attach_services(
+    analysis: Analysis, tasks: list[PlannedTask], integrations: list[dict[str, str]]
+) -> None:
+    catalogue = services_catalogue()
+    for service in analysis.services:
+        spec = catalogue.get(service.key, {})
+        tools = spec.get("tools", {}) or {}
+        if service.key == "github":
+            if "read" in service.actions:
+                t = (
+                    _service_task(
+                        tasks,
+                        "github",
+                        {"classify", "read", "analyse", "summarise", "research", "review"},
+                    )
+                    or tasks[0]
+                )  # noqa: E501
+                t.add_tool(tools["read"])
+                t.notes.append(
+                    "List the open GitHub issues of the repository set in GITHUB_REPOSITORY "
+                    "with the GitHub issues reader tool."
+                )
+            if "label" in service.actions:
+                t = _service_task(tasks, "github", {"label"})
+                if t is None:
+                    t = PlannedTask(kind="label", text="Label the GitHub issues", from_user=False)
+                    tasks.append(t)
+                t.add_tool(tools["label"])
+                t.notes.append(
+                    "Add the chosen labels to each issue with the GitHub issue labeler tool "
+                    "(issue number and labels)."
+                )
+        elif service.key == "email":
+            if "send" in service.actions:
+                t = _service_task(tasks, "email", {"send"})
+                if t is None:
+                    t = PlannedTask(kind="send", text="Email the result", from_user=False)
+                    tasks.append(t)
+                t.add_tool(tools["send"])
+                who = next((o.target for o in analysis.outputs if o.kind == "email"), "you")
+                to = "the address in EMAIL_TO" if who in {"you", "the recipients"} else who
+                t.notes.append(
+                    f"Send the result by email to {to} with the email sender tool "
+                    "(a clear subject and the full text as the body)."
+                )
+            if "read" in service.actions:
+                t = tasks[0]
+                t.add_tool("directory_reader")
+                t.add_tool("file_reader")
+                t.notes.append(
+                    "The messages are read from data/emails/ (one text file per message): "
+                    "list them with the folder lister tool and read each with the file "
+                    'reader tool (file_path "emails/<name>"). '
+                    + str(spec.get("read_note", "")).strip()
+                )
+                integrations.append(
+                    {
+                        "name": "Email inbox (not connected)",
+                        "purpose": "reading a mailbox is not built in; export messages to data/emails/",  # noqa: E501
+                        "env_var": "EMAIL_INBOX_EXPORT",
+                    }
+                )
+        elif service.key == "slack":
+            t = _service_task(tasks, "slack", {"send", "post"})
+            if t is None:
+                t = PlannedTask(kind="post", text="Post the result to Slack", from_user=False)
+                tasks.append(t)
+            t.add_tool(tools["send"])
+            t.notes.append("Post the result to Slack with the Slack poster tool.")
+            if "read" in service.actions:
+                tasks[0].notes.append(
+                    "Reading Slack channels is not built in (only posting through a webhook); "
+                    "paste the messages into data/ for the crew to read."
+                )
+        else:
+            label = service.label
+            t = (
+                next((t for t in tasks if service.key in t.services), None)
+                or _content_tasks(tasks)[-1]
+            )  # noqa: E501
+            t.notes.append(
+                f"Note: this project has no {label} tool yet, so the crew cannot reach {label} by "
+                f"itself; it writes the result to a file under output/ for you to bring into "
+                f"{label} (see the README, 'What you need to connect')."
+            )
+            integrations.append(
+                {
+                    "name": f"{label} (not connected)",
+                    "purpose": f"no built-in {label} tool: add a custom tool or copy the output by hand",  # noqa: E501
+                    "env_var": service.env_var,
+                }
+            )
+
+
+def _attach_outputs(analysis: Analysis, tasks: list[PlannedTask], name: str) -> None:
+    content = _content_tasks(tasks)
+    for f in analysis.output_files:
+        t = next((t for t in content if f.name in t.files or f.name in t.text), content[-1])
+        ext = f.basename.rsplit(".", 1)[-1].lower()
+        stem = re.sub(r"[^A-Za-z0-9_\-.]", "_", f.basename.rsplit(".", 1)[0]) or "result"
+        if ext in OUTPUT_EXTENSIONS:
+            path = f"output/{stem}.{ext}"
+        else:
+            alt = "csv" if f.kind in {"spreadsheet", "csv"} else "md"
+            path = f"output/{stem}.{alt}"
+            t.notes.append(
+                f"The user asked for {f.name}; CrewAI writes text, so the result goes to {path} "
+                f"(open it in the matching app and save it as {f.basename})."
+            )
+        if t.output_file is None:
+            t.output_file = path
+    per_item = analysis.output("per_item")
+    if per_item:
+        t = next((t for t in content if t.kind in {"write", "reply", "summarise"}), content[-1])
+        t.per_item = per_item.target
+    if not any(t.output_file for t in tasks):
+        content[-1].output_file = f"output/{name.removesuffix('_crew') or 'result'}.md"
+    for t in tasks:
+        if t.output_file and t.output_file not in t.text:
+            t.notes.append(f"The result is saved to {t.output_file}.")
+
+
+def _ensure_mentions(analysis: Analysis, tasks: list[PlannedTask]) -> None:
+    """Quantities and time windows the user gave outside any step reach a task."""
+    texts = " ".join(t.text for t in tasks).lower()
+    first = _content_tasks(tasks)[0]
+    for q in analysis.quantities:
+        if str(q.number) not in texts:
+            first.notes.append(f"Keep to the requested quantity: {q.number} {q.noun}.")
+    for w in analysis.windows:
+        if w.lower() not in texts:
+            first.notes.append(f"Only consider items {w}.")
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build_design(analysis: Analysis, *, blueprint: dict | None = None) -> dict[str, Any]:
+    pipeline, template_roles = _template_info(blueprint)
+    name = make_name(analysis)
+    subject = analysis.subject or "the topic"
+    inputs: dict[str, str] = {"topic": subject[:300]}
+    integrations: list[dict[str, str]] = []
+
+    tasks = _merge_overflow(_plan(analysis, pipeline))
+    _attach_inputs(analysis, tasks, inputs)
+    _attach_services(analysis, tasks, integrations)
+    tasks = _merge_overflow(tasks)
+    _attach_outputs(analysis, tasks, name)
+    _ensure_mentions(analysis, tasks)
+
+    lang = analysis.output_language_name
+    language_rule = (
+        f" Write your answer in {lang}, the language the user asked for."
+        if analysis.output_language != "en"
+        else ""
+    )
+    # Agents: one per distinct role title, in order of first use.
+    agents: dict[str, dict[str, Any]] = {}
+    task_rows: list[dict[str, Any]] = []
+    used_ids: set[str] = set()
+    for i, t in enumerate(tasks):
+        data = _kind_data(t.kind)
+        role = template_roles.get(t.kind) or str(data["role"])
+        agent = agents.get(role)
+        if agent is None:
+            agent_id = _snake(role)
+            while agent_id in used_ids or agent_id in RESERVED_MEMBER_NAMES:
+                agent_id += "_2"
+            used_ids.add(agent_id)
+            agent = {
+                "id": agent_id,
+                "role": role,
+                "goal": f"{data['goal']}, for: {{topic}}",
+                "backstory": str(data["backstory"]),
+                "tools": [],
+                "allow_delegation": False,
+            }
+            agents[role] = agent
+        for key in t.tools:
+            if key in TOOL_CATALOGUE and key not in agent["tools"] and len(agent["tools"]) < 6:
+                agent["tools"].append(key)
+        for key in data.get("tools", []):  # the kind's usual tools (roles.yaml)
+            if key not in agent["tools"] and len(agent["tools"]) < 6:
+                agent["tools"].append(key)
+
+        task_id = f"{t.kind}_task"
+        while task_id in used_ids or task_id in RESERVED_MEMBER_NAMES:
+            task_id = (
+                task_id.removesuffix("_task") + "_2_task"
+                if not task_id.endswith("_2_task")
+                else task_id.replace("_2_task", "_3_task")
+            )  # noqa: E501
+        used_ids.add(task_id)
+
+        text = t.text if t.from_user else str(data["description"]).replace("{subject}", "{topic}")
+        parts = [_sentence(text)]
+        if t.per_item:
+            parts.append(
+                f"Produce one separate result per {t.per_item}, each under its own heading."
+            )
+        parts += t.notes
         if i == 0:
-            description += " The brief: {brief}"
-            inputs["brief"] = brief_note[:500]
-            if "source_url" in inputs:
-                description += " Start from {source_url}."
-        tasks.append(
+            parts.append("The whole request, for context: {brief}")
+        description = " ".join(p for p in parts if p) + language_rule
+        expected = str(data["expected_output"])
+        if t.per_item:
+            expected = f"One result per {t.per_item}, each under its own heading. " + expected
+        if t.output_file:
+            expected += f" Saved to {t.output_file}."
+        if language_rule:
+            expected += f" Written in {lang}."
+        task_rows.append(
             {
-                "id": s.id,
-                "description": description,
-                "expected_output": s.expected_output,
-                "agent": s.agent,
-                "context": [domain.steps[i - 1].id] if i else [],
-                **({"output_file": s.output_file} if s.output_file else {}),
+                "id": task_id,
+                "description": description[:3900],
+                "expected_output": expected[:1900],
+                "agent": agent["id"],
+                "context": [task_rows[-1]["id"]] if task_rows else [],
+                **({"output_file": t.output_file} if t.output_file else {}),
             }
         )
-    integrations = [{"name": n, "purpose": p, "env_var": e} for (n, p, e) in domain.integrations]
-    summary = f"{domain.label} crew for: {brief_note[:300]}" if brief else domain.label
-    return {
+    inputs["brief"] = (analysis.text[:500] or subject)[:500]
+
+    summary_bits = [f"{len(task_rows)} step(s) from your request"]
+    if analysis.input_files:
+        summary_bits.append("reads " + ", ".join(f"data/{f.name}" for f in analysis.input_files))
+    outputs = [r["output_file"] for r in task_rows if r.get("output_file")]
+    if outputs:
+        summary_bits.append("writes " + ", ".join(outputs))
+    if analysis.output("email"):
+        summary_bits.append("sends the result by email")
+    if analysis.output("slack"):
+        summary_bits.append("posts to Slack")
+    if analysis.schedule:
+        summary_bits.append(f"runs {analysis.schedule.description}")
+    title = subject if subject != "the topic" else "Research crew"
+    data: dict[str, Any] = {
         "name": name,
-        "title": (_title_case(domain.label) + " crew: " + topic)[:120],
-        "summary": summary[:1000],
+        "title": title[:100],
+        "summary": ("Built-in designer: " + "; ".join(summary_bits) + ".")[:1000],
         "process": "sequential",
-        "agents": agents,
-        "tasks": tasks,
+        "agents": list(agents.values()),
+        "tasks": task_rows,
         "inputs": inputs,
-        "integrations": integrations,
+        "integrations": _dedupe_integrations(integrations)[:8],
     }
+    if analysis.schedule:
+        data["schedule"] = {
+            "cron": analysis.schedule.cron,
+            "description": analysis.schedule.description,
+        }
+    if blueprint and blueprint.get("process") in {"sequential", "hierarchical"}:
+        data["process"] = blueprint["process"]
+    return data
+
+
+def _dedupe_integrations(items: list[dict[str, str]]) -> list[dict[str, str]]:
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item["env_var"] in seen:
+            continue
+        seen.add(item["env_var"])
+        out.append(item)
+    return out
 
 
 def fallback_design(*, requirement: str, blueprint: dict | None = None) -> CrewDesign:
-    """A valid design for any requirement. A blueprint may name a ``domain`` and/or carry
-    partial design fields (agents, tasks, inputs, process, integrations, title, summary)
-    that override the generated ones; overrides that would make the design invalid are
-    ignored rather than failing the generation."""
-    blueprint = blueprint or {}
-    domain = DOMAINS_BY_KEY.get(str(blueprint.get("domain", ""))) or pick_domain(requirement)
-    data = _build(requirement, domain)
-    overrides = {
-        k: v
-        for k, v in blueprint.items()
-        if k in {"title", "summary", "process", "agents", "tasks", "inputs", "integrations"}
-    }
-    if overrides:
-        merged = {**data, **overrides}
-        if isinstance(overrides.get("inputs"), dict):
-            # The blueprint's inputs fit its own placeholders; the requirement supplies the
-            # subject (unless it was too empty to yield one).
-            merged["inputs"] = dict(overrides["inputs"])
-            topic = extract_topic(requirement, fallback="")
-            if topic and "topic" in merged["inputs"]:
-                merged["inputs"]["topic"] = topic
-        try:
-            return validate_design(merged)
-        except DesignInvalid:
-            pass
+    """A valid design for any requirement, built from its analysis. A blueprint steers the
+    structure (usual steps, role titles, process); simple overrides of ``title`` and
+    ``summary`` apply when the blueprint is not itself a full design. Overrides that would
+    make the design invalid are ignored rather than failing the generation."""
+    analysis = analyse(requirement or "")
+    data = build_design(analysis, blueprint=blueprint)
+    if blueprint and not blueprint.get("agents"):
+        overrides = {k: v for k, v in blueprint.items() if k in {"title", "summary"}}
+        if overrides:
+            try:
+                return validate_design({**data, **overrides})
+            except DesignInvalid:
+                pass
     return validate_design(data)

@@ -1,5 +1,10 @@
 """Design → files of a classic CrewAI project (the layout ``crewai create crew`` writes).
 
+The project's files are templates in ``generation/project_template/`` (filled with
+``string.Template``, so nothing in them is code we run); tools come from CrewAI's own
+``crewai_tools`` where a class exists and runs without extra services, else from small
+stdlib tool sources in ``project_template/tools/``.
+
 Deterministic: the same design always renders byte-identical files (no timestamps, no
 randomness, dict order from the design), so checks, zips and tests are reproducible.
 Every string that reaches Python source goes through ``repr`` and every YAML document
@@ -8,15 +13,64 @@ through ``yaml.safe_dump``, so no text from a requirement or an LLM can break th
 
 from __future__ import annotations
 
+import functools
+import re
+from pathlib import Path
+from string import Template
+
 import yaml
 
 from generation.design import TOOL_CATALOGUE, CrewDesign, ToolSpec
 
-CREWAI_REQUIREMENT = "crewai[tools]>=1.0.0,<2.0.0"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "project_template"
 PROVIDER_ENV = {
-    "openai": ("OPENAI_API_KEY", "gpt-4o-mini"),
-    "anthropic": ("ANTHROPIC_API_KEY", "anthropic/claude-sonnet-4-6"),
+    "openai": ("OPENAI_API_KEY", "gpt-4o-mini", ""),
+    "anthropic": ("ANTHROPIC_API_KEY", "claude-haiku-4-5", "anthropic/"),
 }
+# stdlib imports each custom tool's source needs (its block is in project_template/tools/).
+CUSTOM_TOOL_IMPORTS = {
+    "csv_reader": ["import csv", "from pathlib import Path"],
+    "calculator": ["import ast", "import operator"],
+    "email_sender": ["import os", "import smtplib", "from email.message import EmailMessage"],
+    "slack_poster": ["import json", "import os", "import urllib.request"],
+    "github_issue_reader": [
+        "import json",
+        "import os",
+        "import urllib.parse",
+        "import urllib.request",
+    ],  # noqa: E501
+    "github_issue_labeler": ["import json", "import os", "import urllib.request"],
+}
+GITHUB_TOOLS = ("github_issue_reader", "github_issue_labeler")
+
+
+@functools.cache
+def _template(name: str) -> str:
+    return (TEMPLATE_DIR / name).read_text(encoding="utf-8")
+
+
+def _fill(template: str, /, **values: object) -> str:
+    return Template(_template(template)).substitute({k: str(v) for k, v in values.items()})
+
+
+@functools.cache
+def crewai_version() -> str:
+    """The CrewAI release generated projects are tested against (CI installs exactly this)."""
+    return _template("CREWAI_VERSION").strip()
+
+
+def crewai_requirement(provider: str) -> str:
+    extras = "tools,anthropic" if provider == "anthropic" else "tools"
+    return f"crewai[{extras}]>={crewai_version()},<2.0.0"
+
+
+def model_for(provider: str, model: str = "") -> tuple[str, str]:
+    """(key variable, MODEL value): the model that designed the crew, in LiteLLM naming."""
+    key_var, default, prefix = PROVIDER_ENV.get(provider, PROVIDER_ENV["openai"])
+    chosen = model if model and model != "fallback" else default
+    if prefix and not chosen.startswith(prefix):
+        chosen = prefix + chosen
+    return key_var, chosen
 
 
 def _toml_str(value: str) -> str:
@@ -31,6 +85,11 @@ def _toml_str(value: str) -> str:
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
+
+
+def _md(text: str) -> str:
+    """One line of Markdown from design text (no line breaks, no raw HTML)."""
+    return " ".join(str(text).split()).replace("<", "&lt;")
 
 
 # libyaml's emitter when available (~10x faster than the pure-Python one); both only
@@ -65,200 +124,178 @@ def render_tasks_yaml(design: CrewDesign) -> str:
 
 
 def render_pyproject(design: CrewDesign, *, provider: str) -> str:
-    requirement = CREWAI_REQUIREMENT
-    if provider == "anthropic":
-        requirement = requirement.replace("[tools]", "[tools,anthropic]")
-    n = design.name
-    return f"""[project]
-name = {_toml_str(n)}
-version = "0.1.0"
-description = {_toml_str(design.title + " using crewAI")}
-authors = [{{ name = "Your Name", email = "you@example.com" }}]
-requires-python = ">=3.10,<3.14"
-dependencies = [
-    {_toml_str(requirement)},
-]
-
-[project.optional-dependencies]
-test = ["pytest>=8"]
-
-[project.scripts]
-{n} = "{n}.main:run"
-run_crew = "{n}.main:run"
-train = "{n}.main:train"
-replay = "{n}.main:replay"
-test = "{n}.main:test"
-
-[build-system]
-requires = ["hatchling"]
-build-backend = "hatchling.build"
-
-[tool.crewai]
-type = "crew"
-
-[tool.pytest.ini_options]
-pythonpath = ["src"]
-testpaths = ["tests"]
-"""
+    return _fill(
+        "pyproject.toml.tmpl",
+        name=design.name,
+        name_toml=_toml_str(design.name),
+        description_toml=_toml_str(design.title + " using crewAI"),
+        crewai_requirement_toml=_toml_str(crewai_requirement(provider)),
+    )
 
 
-def render_env_example(design: CrewDesign, *, provider: str) -> str:
-    key_var, model = PROVIDER_ENV.get(provider, PROVIDER_ENV["openai"])
+def _connect_items(design: CrewDesign) -> list[tuple[str, str]]:
+    """(env var, why) for every credential, and not-connected services (no tool)."""
+    return design.env_vars()
+
+
+def render_env_example(design: CrewDesign, *, provider: str, model: str = "") -> str:
+    key_var, model_name = model_for(provider, model)
     lines = [
         "# Copy to .env and fill in the values. Never commit .env.",
-        "# The model every agent uses (LiteLLM naming, e.g. gpt-4o-mini or anthropic/<model>).",
-        f"MODEL={model}",
+        "# The model every agent uses (the one that designed this crew; LiteLLM naming).",
+        f"MODEL={model_name}",
         f"{key_var}=",
     ]
-    for other, (other_var, other_model) in sorted(PROVIDER_ENV.items()):
+    for other in sorted(PROVIDER_ENV):
+        other_var, other_model = model_for(other)
         if other_var != key_var:
             lines.append(f"# To use {other} instead: MODEL={other_model} and {other_var}=")
     env_vars = design.env_vars()
     if env_vars:
-        lines += ["", "# Tools and integrations"]
+        lines += ["", "# Tools and integrations (see the README, 'What you need to connect')"]
         for var, why in env_vars:
             lines.append(f"# {why}".replace("\n", " ")[:200])
             lines.append(f"{var}=")
+    tools = {t.key for t in design.tools_used()}
+    optional = []
+    if "email_sender" in tools:
+        optional.append("# SMTP_STARTTLS=false only for a local test server without TLS")
+    if tools & set(GITHUB_TOOLS):
+        optional.append("# GITHUB_API_URL=https://api.github.com (GitHub Enterprise: your API URL)")
+    if "web_search" in tools:
+        optional.append("# SERPER_BASE_URL=https://google.serper.dev (a proxy, if you use one)")
+    if optional:
+        lines += ["", "# Optional", *optional]
     return "\n".join(lines) + "\n"
 
 
-GITIGNORE = """.env
-__pycache__/
-*.py[cod]
-.venv/
-.pytest_cache/
-dist/
-build/
-output/
-.DS_Store
-"""
+def _data_files(design: CrewDesign) -> list[str]:
+    """Files and folders the tasks tell the tools to read from data/ (in task order)."""
+    found: list[str] = []
+    for t in design.tasks:
+        for m in re.finditer(r"\bdata/([\w\-./<>]+[\w>/])", t.description):
+            name = m.group(1).rstrip(".")
+            if name not in found:
+                found.append(name)
+    return found
 
 
-def render_readme(design: CrewDesign, *, provider: str) -> str:
-    key_var, _ = PROVIDER_ENV.get(provider, PROVIDER_ENV["openai"])
-    lines = [
-        f"# {design.title}",
-        "",
-        design.summary,
-        "",
-        "Generated by CrewBuilder as a standard [crewAI](https://crewai.com) project.",
-        "",
-        "## Run it",
-        "",
-        "```bash",
-        "pip install uv crewai   # once",
-        "crewai install          # creates .venv and installs the dependencies",
-        f"cp .env.example .env    # then set MODEL and {key_var}",
-        "crewai run",
-        "```",
-        "",
-        f"Inputs are set in `src/{design.name}/main.py` (`INPUTS`); edit them to run the "
-        "crew on another subject.",
-        "",
-        "## Agents",
-        "",
-    ]
+def render_data_readme(design: CrewDesign) -> str:
+    files = _data_files(design)
+    if files:
+        listing = "\n".join(
+            ["", "Put these here before `crewai run`:", ""] + [f"- `data/{f}`" for f in files]
+        )
+    else:
+        listing = "\nThis crew names no input files; put any file an agent should read here."
+    return _fill("data_README.md.tmpl", files_list=listing)
+
+
+def render_readme(design: CrewDesign, *, provider: str, model: str = "") -> str:
+    key_var, model_name = model_for(provider, model)
+    tools = design.tools_used()
+    data_files = _data_files(design)
+    data_section = ""
+    if data_files:
+        data_section = (
+            "\nBefore running, put the input files in `data/` (the file tools read only "
+            "that folder):\n\n" + "\n".join(f"- `data/{f}`" for f in data_files) + "\n"
+        )
+    connect: list[str] = [""]
+    env_vars = design.env_vars()
+    if env_vars:
+        connect.append("Set these in `.env` (see `.env.example`):")
+        connect.append("")
+        connect += [f"- `{var}`: {_md(why)}" for var, why in env_vars]
+    else:
+        connect.append(f"Only the model key (`{key_var}`) in `.env`.")
+    not_connected = [i for i in design.integrations if "not connected" in i.name.lower()]
+    if not_connected:
+        connect += ["", "Not built in (the crew says so in the task that needs it):", ""]
+        connect += [f"- **{_md(i.name)}**: {_md(i.purpose)}" for i in not_connected]
+    connect.append("")
+
+    agents = []
     for a in design.agents:
-        tools = ", ".join(a.tools) if a.tools else "no tools"
-        lines.append(f"- **{a.id}** ({a.role}): {a.goal}. Tools: {tools}.")
-    lines += ["", f"## Tasks ({design.process})", ""]
+        names = ", ".join(TOOL_CATALOGUE[k].class_name for k in a.tools if k in TOOL_CATALOGUE)
+        agents.append(f"- **{_md(a.role)}** (`{a.id}`): {_md(a.goal)}. Tools: {names or 'none'}.")
+    tasks = []
     for i, t in enumerate(design.tasks, 1):
         extra = f" Uses: {', '.join(t.context)}." if t.context else ""
         out = f" Writes `{t.output_file}`." if t.output_file else ""
-        lines.append(f"{i}. **{t.id}** by `{t.agent}`: {t.expected_output}{extra}{out}")
+        tasks.append(f"{i}. **{t.id}** by `{t.agent}`: {_md(t.expected_output)}{extra}{out}")
+    inputs_section = ""
     if design.inputs:
-        lines += ["", "## Inputs", ""]
-        for k, v in design.inputs.items():
-            lines.append(f"- `{k}`: {v}")
-    env_vars = design.env_vars()
-    if env_vars:
-        lines += ["", "## Configuration", ""]
-        for var, why in env_vars:
-            lines.append(f"- `{var}`: {why}")
-    lines += [
-        "",
-        "## Layout",
-        "",
-        f"- `src/{design.name}/config/agents.yaml`, `tasks.yaml`: who does what",
-        f"- `src/{design.name}/crew.py`: the `{design.class_name}` crew",
-        f"- `src/{design.name}/tools/custom_tool.py`: the tools agents can call",
-        "- `tests/test_smoke.py`: runs the whole crew offline with a stub LLM (`pytest`)",
-        "",
-    ]
-    return "\n".join(lines)
+        inputs_section = (
+            "\n## Inputs\n\n"
+            + "\n".join(f"- `{k}`: {_md(v)}" for k, v in design.inputs.items())
+            + "\n"
+        )
+    schedule_section = ""
+    if design.schedule:
+        cron = design.schedule.cron
+        schedule_section = (
+            f"\n## Schedule\n\nThis crew is meant to run {_md(design.schedule.description)} "
+            f"(cron `{cron}`, UTC). Either:\n\n"
+            f"- cron on a machine with the project: `crontab -e` and add\n\n"
+            f"  ```\n  {cron} cd /path/to/{design.name} && crewai run >> output/cron.log 2>&1\n  ```\n\n"  # noqa: E501
+            "- or GitHub Actions: `.github/workflows/crew.yml` runs it on the same schedule; "
+            "add the variables above as repository secrets.\n"
+        )
+    custom = [t for t in tools if t.source == "custom"]
+    return _fill(
+        "README.md.tmpl",
+        title=_md(design.title),
+        summary=_md(design.summary),
+        crewai_version=crewai_version(),
+        key_var=key_var,
+        model=model_name,
+        name=design.name,
+        class_name=design.class_name,
+        process=design.process,
+        data_section=data_section,
+        connect_section="\n".join(connect),
+        agents_section="\n".join(agents),
+        tasks_section="\n".join(tasks),
+        inputs_section=inputs_section,
+        schedule_section=schedule_section,
+        tools_test_note="; `tests/test_tools.py`: each of the project's own tools against a "
+        "local test double"
+        if custom
+        else "",
+    )
 
 
 def render_main(design: CrewDesign) -> str:
-    cls = design.class_name
     inputs = "".join(f"    {k!r}: {v!r},\n" for k, v in design.inputs.items())
-    return f'''#!/usr/bin/env python
-import sys
-import warnings
-
-from {design.name}.crew import {cls}
-
-warnings.filterwarnings("ignore", category=SyntaxWarning, module="pysbd")
-
-# This file runs the crew locally. Every {{placeholder}} in config/agents.yaml and
-# config/tasks.yaml is filled from INPUTS; change the values to run on another subject.
-INPUTS = {{
-{inputs}}}
+    return _fill("main.py.tmpl", name=design.name, class_name=design.class_name, inputs=inputs)
 
 
-def run():
-    """Run the crew."""
-    try:
-        {cls}().crew().kickoff(inputs=dict(INPUTS))
-    except Exception as e:
-        raise Exception(f"An error occurred while running the crew: {{e}}") from e
+def _tool_expr(spec: ToolSpec) -> str:
+    return f"{spec.class_name}({spec.init})"
 
 
-def train():
-    """Train the crew for a given number of iterations: train <n_iterations> <filename>."""
-    try:
-        {cls}().crew().train(
-            n_iterations=int(sys.argv[1]), filename=sys.argv[2], inputs=dict(INPUTS)
-        )
-    except Exception as e:
-        raise Exception(f"An error occurred while training the crew: {{e}}") from e
-
-
-def replay():
-    """Replay the crew execution from a specific task: replay <task_id>."""
-    try:
-        {cls}().crew().replay(task_id=sys.argv[1])
-    except Exception as e:
-        raise Exception(f"An error occurred while replaying the crew: {{e}}") from e
-
-
-def test():
-    """Test the crew and print the scores: test <n_iterations> <eval_model>."""
-    try:
-        {cls}().crew().test(int(sys.argv[1]), sys.argv[2], inputs=dict(INPUTS))
-    except Exception as e:
-        raise Exception(f"An error occurred while testing the crew: {{e}}") from e
-
-
-if __name__ == "__main__":
-    run()
-'''
-
-
-def render_crew(design: CrewDesign) -> str:
+def render_crew(design: CrewDesign, *, provider: str = "openai", model: str = "") -> str:
     cls = design.class_name
-    tool_classes = [t.class_name for t in design.tools_used()]
-    imports = ["import os", ""] if design.process == "hierarchical" else []
+    used = design.tools_used()
+    library = sorted(t.class_name for t in used if t.source == "crewai_tools")
+    custom = [t.class_name for t in used if t.source == "custom"]
+    needs_os = design.process == "hierarchical" or any("os.environ" in t.init for t in used)
+    imports = ["import os", ""] if needs_os else []
     imports += [
         "from crewai import Agent, Crew, Process, Task",
+        "from crewai.agents.agent_builder.base_agent import BaseAgent",
         "from crewai.project import CrewBase, agent, crew, task",
     ]
-    if tool_classes:
-        names = "".join(f"    {c},\n" for c in tool_classes)
+    if library:
+        imports.append(f"from crewai_tools import {', '.join(library)}")
+    if custom:
+        names = "".join(f"    {c},\n" for c in custom)
         imports += ["", f"from {design.name}.tools.custom_tool import (\n{names})"]
 
     body = []
     for a in design.agents:
-        tools = ", ".join(f"{TOOL_CATALOGUE[k].class_name}()" for k in a.tools)
+        tools = ", ".join(_tool_expr(TOOL_CATALOGUE[k]) for k in a.tools)
         body.append(
             f"""    @agent
     def {a.id}(self) -> Agent:
@@ -280,9 +317,10 @@ def render_crew(design: CrewDesign) -> str:
 """
         )
     if design.process == "hierarchical":
+        _, default_model = model_for(provider, model)
         process = (
             "            process=Process.hierarchical,\n"
-            '            manager_llm=os.environ.get("MODEL", "gpt-4o-mini"),\n'
+            f'            manager_llm=os.environ.get("MODEL", {default_model!r}),\n'
         )
     else:
         process = "            process=Process.sequential,\n"
@@ -305,223 +343,29 @@ def render_crew(design: CrewDesign) -> str:
 class {cls}:
     {design.title!r}
 
+    agents: list[BaseAgent]
+    tasks: list[Task]
+
     agents_config = "config/agents.yaml"
     tasks_config = "config/tasks.yaml"
 
 {chr(10).join(body)}"""
 
 
-# Tool source, one block per catalogue key. Only stdlib imports, so the project needs
-# nothing beyond crewai to run.
-_TOOL_IMPORTS = {
-    "web_search": {"import json", "import os", "import urllib.request"},
-    "web_page_reader": {"import html", "import re", "import urllib.request"},
-    "file_reader": {"from pathlib import Path"},
-    "file_writer": {"from pathlib import Path"},
-    "calculator": {"import ast", "import operator"},
-    "csv_reader": {"import csv", "from pathlib import Path"},
-}
-
-_TOOL_SOURCE = {
-    "web_search": r'''
-class WebSearchInput(BaseModel):
-    """Input schema for WebSearchTool."""
-
-    query: str = Field(..., description="What to search the web for.")
-
-
-class WebSearchTool(BaseTool):
-    name: str = "web_search"
-    description: str = (
-        "Search the web and return the top results (title, link, snippet). "
-        "Use it to find current facts and sources."
-    )
-    args_schema: Type[BaseModel] = WebSearchInput
-
-    def _run(self, query: str) -> str:
-        api_key = os.environ.get("SERPER_API_KEY", "")
-        if not api_key:
-            return "Web search is not configured: set SERPER_API_KEY in .env."
-        request = urllib.request.Request(
-            "https://google.serper.dev/search",
-            data=json.dumps({"q": query, "num": 8}).encode(),
-            headers={"X-API-KEY": api_key, "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310
-            data = json.load(response)
-        results = [
-            f"- {item.get('title', '')}\n  {item.get('link', '')}\n  {item.get('snippet', '')}"
-            for item in data.get("organic", [])[:8]
-        ]
-        return "\n".join(results) or "No results."
-''',
-    "web_page_reader": r'''
-class WebPageReaderInput(BaseModel):
-    """Input schema for WebPageReaderTool."""
-
-    url: str = Field(..., description="Full http(s) URL of the page to read.")
-
-
-class WebPageReaderTool(BaseTool):
-    name: str = "web_page_reader"
-    description: str = "Fetch a web page and return its visible text (first 8000 characters)."
-    args_schema: Type[BaseModel] = WebPageReaderInput
-
-    def _run(self, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            return "Only http(s) URLs can be read."
-        request = urllib.request.Request(url, headers={"User-Agent": "crewai-project/0.1"})
-        with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310
-            raw = response.read(2_000_000).decode("utf-8", errors="replace")
-        raw = re.sub(r"(?is)<(script|style|noscript)[^>]*>.*?</\1>", " ", raw)
-        text = html.unescape(re.sub(r"(?s)<[^>]+>", " ", raw))
-        return re.sub(r"\s+", " ", text).strip()[:8000]
-''',
-    "file_reader": r'''
-class FileReaderInput(BaseModel):
-    """Input schema for FileReaderTool."""
-
-    path: str = Field(..., description="File name inside the data/ folder, e.g. notes.txt.")
-
-
-class FileReaderTool(BaseTool):
-    name: str = "file_reader"
-    description: str = "Read a UTF-8 text file from the project's data/ folder."
-    args_schema: Type[BaseModel] = FileReaderInput
-
-    def _run(self, path: str) -> str:
-        base = (Path.cwd() / "data").resolve()
-        target = (base / path).resolve()
-        if base not in target.parents:
-            return "Only files inside the data/ folder can be read."
-        if not target.is_file():
-            return f"No such file: data/{path}"
-        return target.read_text(encoding="utf-8", errors="replace")[:20000]
-''',
-    "file_writer": r'''
-class FileWriterInput(BaseModel):
-    """Input schema for FileWriterTool."""
-
-    filename: str = Field(..., description="File name inside the output/ folder.")
-    content: str = Field(..., description="Text to write.")
-
-
-class FileWriterTool(BaseTool):
-    name: str = "file_writer"
-    description: str = "Write text to a file in the project's output/ folder."
-    args_schema: Type[BaseModel] = FileWriterInput
-
-    def _run(self, filename: str, content: str) -> str:
-        base = (Path.cwd() / "output").resolve()
-        target = (base / filename).resolve()
-        if base not in target.parents:
-            return "Only files inside the output/ folder can be written."
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content, encoding="utf-8")
-        return f"Wrote {len(content)} characters to output/{filename}"
-''',
-    "calculator": r'''
-_OPERATORS = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-    ast.USub: operator.neg,
-    ast.UAdd: operator.pos,
-}
-
-
-def _evaluate(node: ast.AST) -> float:
-    if isinstance(node, ast.Expression):
-        return _evaluate(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-        return node.value
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-        if isinstance(node.op, ast.Pow) and abs(_evaluate(node.right)) > 100:
-            raise ValueError("exponent too large")
-        return _OPERATORS[type(node.op)](_evaluate(node.left), _evaluate(node.right))
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
-        return _OPERATORS[type(node.op)](_evaluate(node.operand))
-    raise ValueError("unsupported expression")
-
-
-class CalculatorInput(BaseModel):
-    """Input schema for CalculatorTool."""
-
-    expression: str = Field(..., description="Arithmetic expression, e.g. (1200 - 950) / 950 * 100")
-
-
-class CalculatorTool(BaseTool):
-    name: str = "calculator"
-    description: str = "Evaluate an arithmetic expression with + - * / // % ** and parentheses."
-    args_schema: Type[BaseModel] = CalculatorInput
-
-    def _run(self, expression: str) -> str:
-        try:
-            return str(_evaluate(ast.parse(expression, mode="eval")))
-        except (SyntaxError, ValueError, ZeroDivisionError, OverflowError) as e:
-            return f"Could not evaluate {expression!r}: {e}"
-''',
-    "csv_reader": r'''
-class CsvReaderInput(BaseModel):
-    """Input schema for CsvReaderTool."""
-
-    path: str = Field(..., description="CSV file name inside the data/ folder.")
-    max_rows: int = Field(20, description="How many rows to include in the summary.")
-
-
-class CsvReaderTool(BaseTool):
-    name: str = "csv_reader"
-    description: str = "Read a CSV file from the data/ folder: columns, row count and first rows."
-    args_schema: Type[BaseModel] = CsvReaderInput
-
-    def _run(self, path: str, max_rows: int = 20) -> str:
-        base = (Path.cwd() / "data").resolve()
-        target = (base / path).resolve()
-        if base not in target.parents or not target.is_file():
-            return f"No such CSV file in data/: {path}"
-        with target.open(newline="", encoding="utf-8", errors="replace") as handle:
-            rows = list(csv.reader(handle))
-        if not rows:
-            return "The file is empty."
-        header, body = rows[0], rows[1:]
-        lines = [f"Columns: {', '.join(header)}", f"Rows: {len(body)}"]
-        lines += [", ".join(row) for row in body[: max(1, min(max_rows, 200))]]
-        return "\n".join(lines)
-''',
-}
-
-_EXAMPLE_TOOL = r'''
-class MyCustomToolInput(BaseModel):
-    """Input schema for MyCustomTool."""
-
-    argument: str = Field(..., description="Description of the argument.")
-
-
-class MyCustomTool(BaseTool):
-    """A starting point for your own tool; give it to an agent in crew.py."""
-
-    name: str = "my_custom_tool"
-    description: str = "Describe what this tool is useful for; the agent reads this."
-    args_schema: Type[BaseModel] = MyCustomToolInput
-
-    def _run(self, argument: str) -> str:
-        return f"Received: {argument}"
-'''
+def _custom_tools(design: CrewDesign) -> list[ToolSpec]:
+    return [t for t in design.tools_used() if t.source == "custom"]
 
 
 def render_custom_tool(design: CrewDesign) -> str:
-    tools: list[ToolSpec] = design.tools_used()
+    tools = _custom_tools(design)
     stdlib: set[str] = set()
     for t in tools:
-        stdlib |= _TOOL_IMPORTS[t.key]
+        stdlib |= set(CUSTOM_TOOL_IMPORTS[t.key])
     plain = sorted(i for i in stdlib if i.startswith("import "))
     froms = sorted(i for i in stdlib if i.startswith("from "))
     header = [
-        '"""Tools the agents can call. Each is a crewAI BaseTool with a pydantic args schema."""',
+        '"""Tools the agents can call. Each is a crewAI BaseTool with a pydantic args schema;',
+        'CrewAI\'s own tools (crewai_tools) are imported in crew.py."""',
         "",
         *plain,
         *froms,
@@ -531,90 +375,84 @@ def render_custom_tool(design: CrewDesign) -> str:
         "from pydantic import BaseModel, Field",
         "",
     ]
-    blocks = [_TOOL_SOURCE[t.key] for t in tools] or [_EXAMPLE_TOOL]
-    return "\n".join(header) + "\n" + "\n".join(blocks)
+    blocks = []
+    if any(t.key in GITHUB_TOOLS for t in tools):
+        blocks.append(_template("tools/github_common.py"))
+    blocks += [_template(f"tools/{t.key}.py") for t in tools] or [_template("tools/example.py")]
+    return "\n".join(header) + "\n" + "\n\n".join(blocks)
 
 
-def render_smoke_test(design: CrewDesign) -> str:
-    cls = design.class_name
-    return f'''"""Offline smoke test: builds the crew from the YAML config and runs every task with a
-stub LLM, so it needs no API key and no network. Run with `pytest`."""
-
-import os
-
-# Offline: no telemetry, no tracing prompt, and a placeholder key for crewAI versions that
-# check one is present when an Agent is built (the stub LLM below is what actually runs).
-os.environ["CREWAI_DISABLE_TELEMETRY"] = "true"
-os.environ["OTEL_SDK_DISABLED"] = "true"
-os.environ["CREWAI_TRACING_ENABLED"] = "false"
-os.environ.setdefault("MODEL", "gpt-4o-mini")
-os.environ.setdefault("OPENAI_API_KEY", "offline-smoke-test")
-
-from crewai import BaseLLM  # noqa: E402
-
-from {design.name}.crew import {cls}  # noqa: E402
-from {design.name}.main import INPUTS  # noqa: E402
-
-ANSWER = "stub answer"
+def render_smoke_test(design: CrewDesign, *, provider: str = "openai", model: str = "") -> str:
+    key_var, model_name = model_for(provider, model)
+    return _fill(
+        "tests/test_smoke.py.tmpl",
+        name=design.name,
+        class_name=design.class_name,
+        model_repr=repr(model_name),
+        key_var_repr=repr(key_var),
+        n_agents=len(design.agents),
+        n_tasks=len(design.tasks),
+        output_files=repr([t.output_file for t in design.tasks if t.output_file]),
+    )
 
 
-class StubLLM(BaseLLM):
-    """Answers every prompt immediately with a final answer."""
-
-    def __init__(self):
-        super().__init__(model="offline-stub", temperature=0)
-        self.calls = 0
-
-    def call(self, messages, tools=None, callbacks=None, available_functions=None, **kwargs):
-        self.calls += 1
-        return f"Thought: I now know the final answer\\nFinal Answer: {{ANSWER}}"
-
-    def supports_function_calling(self):
-        return False
-
-    def supports_stop_words(self):
-        return False
-
-    def get_context_window_size(self):
-        return 8192
+def render_tools_test(design: CrewDesign) -> str | None:
+    tools = _custom_tools(design)
+    if not tools:
+        return None
+    imports = "".join(f"    {t.class_name},\n" for t in tools)
+    blocks = [_template(f"tests/test_{t.key}.py") for t in tools]
+    return (
+        _fill("tests/test_tools_header.py.tmpl", name=design.name, imports=imports)
+        + "\n\n"
+        + "\n\n".join(blocks)
+    )
 
 
-def test_crew_builds_every_agent_and_task_from_yaml():
-    crew = {cls}().crew()
-    assert len(crew.agents) == {len(design.agents)}
-    assert len(crew.tasks) == {len(design.tasks)}
+def render_workflow(design: CrewDesign, *, provider: str, model: str = "") -> str | None:
+    if design.schedule is None:
+        return None
+    key_var, _ = model_for(provider, model)
+    names = ["MODEL", key_var] + [var for var, _ in design.env_vars()]
+    env_lines = "\n".join(
+        f"          {var}: ${{{{ secrets.{var} }}}}" for var in dict.fromkeys(names)
+    )
+    return _fill(
+        "github/crew.yml.tmpl",
+        name=design.name,
+        cron=design.schedule.cron,
+        schedule_description=" ".join(design.schedule.description.split()),
+        env_lines=env_lines,
+    )
 
 
-def test_crew_runs_end_to_end_offline_with_a_stub_llm(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # output files land in a temporary folder
-    stub = StubLLM()
-    crew = {cls}().crew()
-    for member in crew.agents:
-        member.llm = stub
-    if getattr(crew, "manager_llm", None) is not None:
-        crew.manager_llm = stub
-    result = crew.kickoff(inputs=dict(INPUTS))
-    assert ANSWER in str(result)
-    assert stub.calls >= {len(design.tasks)}
-'''
-
-
-def render_project(design: CrewDesign, *, provider: str = "openai") -> dict[str, str]:
-    """Relative path → text for the whole project. ``provider`` only chooses which key
-    and model ``.env.example`` and the dependencies lead with."""
+def render_project(
+    design: CrewDesign, *, provider: str = "openai", model: str = ""
+) -> dict[str, str]:
+    """Relative path → text for the whole project. ``provider`` and ``model`` choose which
+    key and model ``.env.example`` (and the dependencies) name: the ones that designed it."""
+    if provider not in PROVIDER_ENV:
+        provider = "openai"
     pkg = f"src/{design.name}"
     files = {
-        "README.md": render_readme(design, provider=provider),
+        "README.md": render_readme(design, provider=provider, model=model),
         "pyproject.toml": render_pyproject(design, provider=provider),
-        ".env.example": render_env_example(design, provider=provider),
-        ".gitignore": GITIGNORE,
+        ".env.example": render_env_example(design, provider=provider, model=model),
+        ".gitignore": _template("gitignore.tmpl"),
+        "data/README.md": render_data_readme(design),
         f"{pkg}/__init__.py": "",
         f"{pkg}/main.py": render_main(design),
-        f"{pkg}/crew.py": render_crew(design),
+        f"{pkg}/crew.py": render_crew(design, provider=provider, model=model),
         f"{pkg}/config/agents.yaml": render_agents_yaml(design),
         f"{pkg}/config/tasks.yaml": render_tasks_yaml(design),
         f"{pkg}/tools/__init__.py": "",
         f"{pkg}/tools/custom_tool.py": render_custom_tool(design),
-        "tests/test_smoke.py": render_smoke_test(design),
+        "tests/test_smoke.py": render_smoke_test(design, provider=provider, model=model),
     }
+    if (tools_test := render_tools_test(design)) is not None:
+        files["tests/test_tools.py"] = tools_test
+    if (workflow := render_workflow(design, provider=provider, model=model)) is not None:
+        files[".github/workflows/crew.yml"] = workflow
+    if any(TOOL_CATALOGUE[k].reads == "files" for a in design.agents for k in a.tools):
+        files["knowledge/README.md"] = _template("knowledge_README.md.tmpl")
     return dict(sorted(files.items()))

@@ -8,6 +8,7 @@ import zipfile
 
 from django.db.models import F, Q, QuerySet
 
+from generation.analysis import analyse
 from generation.models import CrewTemplate, Generation, LlmModel
 
 
@@ -19,6 +20,36 @@ def generations_for(*, organization) -> QuerySet[Generation]:
         .select_related("user", "template")
         .order_by("-created_at", "-id")
     )
+
+
+UNDERSTOOD_HEADINGS = {
+    "Step": "Steps",
+    "Reads": "Reads",
+    "Service": "Services",
+    "Output": "Delivers",
+    "Schedule": "Schedule",
+    "Language": "Language",
+    "Quantity": "Quantities",
+    "Time window": "Time window",
+}
+
+
+def generation_understood(g: Generation) -> list[dict]:
+    """ "What we understood": the requirement analysis (with the answers to clarifying
+    questions) grouped for the page. Recomputed from the text: it is pure and fast."""
+    text = g.requirement
+    if g.answers:
+        extra = " ".join(a.strip() for a in g.answers.values() if a and a.strip())
+        text = f"{text.strip()}. {extra}" if extra else text
+    groups: dict[str, list[str]] = {}
+    for heading, line in analyse(text).lines():
+        groups.setdefault(UNDERSTOOD_HEADINGS.get(heading, heading), []).append(line)
+    return [{"heading": heading, "items": items} for heading, items in groups.items()]
+
+
+def generation_fit(g: Generation) -> dict | None:
+    """The fit check's stored result, if the generation got that far."""
+    return next((c for c in g.checks or [] if c.get("name") == "requirement_fit"), None)
 
 
 def generation_public(g: Generation) -> dict:

@@ -35,9 +35,10 @@ from billing import services as billing
 from billing.selectors import entitlements_for
 from crewbuilder.redaction import scrub_key
 from generation import selectors
-from generation.checks import run_checks
+from generation.checks import FIT_CHECK, run_checks
 from generation.design import DesignInvalid, validate_design
-from generation.designer import DesignResult, design_crew
+from generation.designer import DesignResult, design_crew, requirement_analysis
+from generation.fit import fit_report
 from generation.models import CrewTemplate, Generation, LlmModel
 from generation.packaging import build_zip
 from generation.providers import DEFAULT_MODELS, PROVIDERS, ProviderError
@@ -506,22 +507,34 @@ def generation_run(*, generation_id) -> Generation | None:
             return _ask_questions(g, token, questions[:MAX_QUESTIONS], usage)
 
         design = result.design
+        analysis = requirement_analysis(requirement=g.requirement, answers=g.answers)
+        fit_warning = ""
         for attempt in (1, 2):
             _advance(g, token, Generation.Stage.RENDERING)
-            files = render_project(design, provider=key.provider if key else "openai")
+            files = render_project(
+                design, provider=key.provider if key else "openai", model=g.model if key else ""
+            )
             _advance(g, token, Generation.Stage.CHECKING)
-            checks = run_checks(files=files, design=design)
+            checks = run_checks(files=files, design=design, analysis=analysis)
             failures = [c for c in checks if not c.passed]
             if not failures:
                 break
-            if attempt == 2:
-                raise _ChecksFailed(checks)
-            # One more design, told exactly what failed.
+            static = [c for c in failures if c.name != FIT_CHECK]
+            report = fit_report(analysis, design)
+            if attempt == 2 or (key is None and not static):
+                # The built-in designer answers the same way twice: no second round.
+                if static:
+                    raise _ChecksFailed(checks)
+                if report.nothing_fits:
+                    raise _DoesNotFit(checks, report)
+                fit_warning = f"Fits partly: missing {'; '.join(i.label for i in report.missed)}."
+                break
+            # One more design, told exactly what failed (the fit misses listed one by one).
             _advance(g, token, Generation.Stage.DESIGNING)
             _release_connection_during_io(key)
             result = design_crew(
                 **design_args,
-                feedback=[f"{c.name}: {c.message}" for c in failures],
+                feedback=[f"{c.name}: {c.message}" for c in static] + report.feedback(),
                 allow_questions=False,
             )
             usage.add(result)
@@ -540,6 +553,7 @@ def generation_run(*, generation_id) -> Generation | None:
             zip_data=archive,
             usage=usage,
             key=key,
+            warning=fit_warning,
         )
     except ProviderError as exc:
         if key is not None:
@@ -565,6 +579,18 @@ def generation_run(*, generation_id) -> Generation | None:
             run_token=token,
             usage=usage,
         )
+    except _DoesNotFit as exc:
+        generation_fail(
+            generation_id=g.pk,
+            code="design_does_not_fit",
+            message=(
+                "The designed crew does not fit the requirement, even after a repair round: "
+                f"{exc.report.summary()}. Nothing was charged."
+            )[:1000],
+            checks=_checks_json(exc.checks),
+            run_token=token,
+            usage=usage,
+        )
     except (GenerationError, DesignInvalid) as exc:
         code = getattr(exc, "code", "design_invalid")
         message = getattr(exc, "message", "The crew design was invalid.")
@@ -580,6 +606,13 @@ class _ChecksFailed(Exception):  # noqa: N818
     def __init__(self, checks):
         self.checks = checks
         super().__init__("checks failed")
+
+
+class _DoesNotFit(Exception):  # noqa: N818
+    def __init__(self, checks, report):
+        self.checks = checks
+        self.report = report
+        super().__init__("design does not fit")
 
 
 def _checks_json(checks) -> list[dict]:
@@ -614,7 +647,7 @@ def _ask_questions(g: Generation, token: uuid.UUID, questions: list[str], usage:
 
 
 @transaction.atomic
-def _finish(g, token, *, design, files, checks, zip_data, usage, key) -> Generation:
+def _finish(g, token, *, design, files, checks, zip_data, usage, key, warning="") -> Generation:
     locked = (
         Generation.objects.select_for_update(of=("self",))
         .select_related("organization", "user")
@@ -637,7 +670,9 @@ def _finish(g, token, *, design, files, checks, zip_data, usage, key) -> Generat
     locked.progress = 100
     locked.finished_at = now
     locked.updated_at = now
-    locked.error_code = locked.error_message = locked.notice = ""
+    locked.error_code = locked.error_message = ""
+    # A design that fits only partly succeeds with the misses said plainly (also in checks).
+    locked.notice = warning[:300]
     locked.one_time_key_ref = ""
     locked.save()
     billing.charge_commit(

@@ -161,6 +161,8 @@ def _detail_context(request: HttpRequest, g: Generation, **extra) -> dict:
         "inputs": design.get("inputs", {}),
         "integrations": design.get("integrations", []),
         "checks_passed": sum(1 for c in g.checks or [] if c.get("passed")),
+        "understood": selectors.generation_understood(g),
+        "fit": selectors.generation_fit(g),
         "can_generate": can(role, Cap.GENERATE),
         "can_save_template": can(role, Cap.GENERATE)
         and g.status == Generation.Status.SUCCEEDED

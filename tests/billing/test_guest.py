@@ -18,9 +18,9 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-REQUIREMENT = (
-    "Every morning, read our support inbox, group the tickets by topic and email a summary."
-)
+# The fake provider answers with its sample design (an EV-market report crew); the
+# requirement matches it so the design fits and no repair round is needed.
+REQUIREMENT = "Research EV battery market news and write a short report for our executives."
 CANARY = "sk-canary-guest-0123456789abcdefghijklmnop"
 
 

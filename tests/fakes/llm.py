@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -93,7 +94,7 @@ def sample_design(name: str = "market_watch_crew") -> dict[str, Any]:
 
 @dataclass
 class Reply:
-    kind: str  # "design" | "text" | "questions" | "error"
+    kind: str  # "design" | "text" | "questions" | "error" | "crew"
     payload: Any = None
     status: int = 200
     delay: float = 0.0
@@ -126,6 +127,9 @@ class FakeLLM:
         self.model_ids = model_ids or ("gpt-4o-mini", "gpt-4o", "claude-sonnet-4-5")
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # CrewAI mode (Reply("crew")): argument overrides, and the calls/results seen.
+        self.crew_args: dict[str, Any] = {}
+        self.tool_calls: dict[str, dict[str, Any]] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -237,6 +241,20 @@ class FakeLLM:
 
     def next_id(self) -> int:
         return next(self._ids)
+
+    def crew_mode(self) -> FakeLLM:
+        """Answer every generation request like a model driving CrewAI agents."""
+        self.default = Reply("crew")
+        return self
+
+    def record_tool_call(self, call_id: str, name: str, args: dict) -> None:
+        with self._lock:
+            self.tool_calls[call_id] = {"name": name, "args": args, "result": None}
+
+    def record_tool_result(self, call_id: str, text: str) -> None:
+        with self._lock:
+            if call_id in self.tool_calls and self.tool_calls[call_id]["result"] is None:
+                self.tool_calls[call_id]["result"] = text
 
 
 class _Server(ThreadingHTTPServer):
@@ -373,7 +391,122 @@ def _content_text(reply: Reply) -> str:
     return json.dumps(reply.payload)
 
 
+# --- CrewAI agents (the CI stage's `crewai run` against this fake) ---------------------------
+#
+# Reply("crew") answers like a model driving a CrewAI agent: when the request offers tools
+# (native tool calling), it calls each offered tool once, in order, with arguments made
+# from the tool's JSON schema and hints in the task prompt (file_path "x.csv", URLs); once
+# every tool has been called (or when none is offered) it gives the final answer. Without
+# tools in the request it answers in CrewAI's text (ReAct) format. ``fake.crew_args`` maps
+# an argument name to the value to use (e.g. the URL of a local page); every tool call and
+# every tool result CrewAI sends back is recorded in ``fake.tool_calls``.
+
+HINT = re.compile(r'\b(file_path|path)\s+"([^"]+)"')
+
+
+def _message_text(message: dict) -> str:
+    content = message.get("content")
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+def _hint(prompt: str, name: str, seen: str) -> str | None:
+    """The file the task prompt names for this argument (``file_path "notes.md"``); a
+    ``<name>`` placeholder is filled from a listing an earlier tool call returned."""
+    hints = [value for key, value in HINT.findall(prompt) if key == name] or [
+        value for _, value in HINT.findall(prompt)
+    ]
+    if not hints:
+        return None
+    hint = hints[0]
+    if "<name>" in hint:
+        prefix = hint.split("<name>")[0]
+        found = re.search(re.escape(prefix) + r"([\w.\-]+)", seen)
+        hint = prefix + found.group(1) if found else hint
+    return hint
+
+
+def _tool_args(fake: FakeLLM, tool: dict, prompt: str, seen: str = "") -> dict:
+    schema = (tool.get("function") or {}).get("parameters") or {}
+    props = schema.get("properties") or {}
+    required = set(schema.get("required") or [])
+    args: dict[str, Any] = {}
+    for name, spec in props.items():
+        if name in fake.crew_args:
+            args[name] = fake.crew_args[name]
+        elif name in {"file_path", "path"} and (hint := _hint(prompt, name, seen)):
+            args[name] = hint
+        elif name in required:
+            spec = spec if isinstance(spec, dict) else {}
+            kinds = [spec.get("type")] + [o.get("type") for o in spec.get("anyOf") or []]
+            kind = next((k for k in kinds if k and k != "null"), None)
+            if "null" in kinds and "default" in spec:
+                args[name] = spec["default"]
+                continue
+            if kind == "integer":
+                args[name] = 1
+            elif kind == "array":
+                args[name] = ["triage"]
+            elif kind == "boolean":
+                args[name] = True
+            else:
+                args[name] = f"fake {name}"
+    return args
+
+
+def _crew_message(fake: FakeLLM, request: dict) -> tuple[dict, str]:
+    messages = [m for m in request.get("messages") or [] if isinstance(m, dict)]
+    prompt = "\n".join(_message_text(m) for m in messages if m.get("role") in {"system", "user"})
+    called = [
+        call.get("function", {}).get("name")
+        for m in messages
+        if m.get("role") == "assistant"
+        for call in m.get("tool_calls") or []
+    ]
+    for m in messages:
+        if m.get("role") == "tool":
+            fake.record_tool_result(m.get("tool_call_id", ""), _message_text(m))
+    tools = [t for t in request.get("tools") or [] if isinstance(t, dict)]
+    pending = [t for t in tools if (t.get("function") or {}).get("name") not in called]
+    if pending:
+        tool = pending[0]
+        name = tool["function"]["name"]
+        call_id = f"call_fake{fake.next_id()}"
+        seen = "\n".join(_message_text(m) for m in messages if m.get("role") == "tool")
+        args = _tool_args(fake, tool, prompt, seen)
+        fake.record_tool_call(call_id, name, args)
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(args)},
+                }
+            ],
+        }
+        return message, "tool_calls"
+    answer = f"Done: {' '.join(prompt.split())[:200]}"
+    if not tools:
+        answer = f"Thought: I now know the final answer\nFinal Answer: {answer}"
+    return {"role": "assistant", "content": answer, "refusal": None}, "stop"
+
+
 def _openai_body(fake: FakeLLM, request: dict, reply: Reply) -> dict:
+    if reply.kind == "crew":
+        message, finish = _crew_message(fake, request)
+        return {
+            "id": f"chatcmpl-fake{fake.next_id()}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": request.get("model", "gpt-4o-mini"),
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
+            ],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+        }
     return {
         "id": f"chatcmpl-fake{fake.next_id()}",
         "object": "chat.completion",

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from generation.checks import CHECKS, failures, run_checks
@@ -48,7 +50,8 @@ def test_missing_tests_folder_fails(files, design):
     [
         (lambda t: t + "\n[[[", "does not parse"),
         (lambda t: t.replace('type = "crew"', 'type = "flow"'), 'type must be "crew"'),
-        (lambda t: t.replace('"crewai[tools]>=1.0.0,<2.0.0",', ""), "include crewai"),
+        (lambda t: re.sub(r'\n    "crewai\[tools\][^"]*",', "", t), "include crewai"),
+        (lambda t: t.replace("run_with_trigger =", "go ="), "run_with_trigger"),
         (lambda t: t.replace("run_crew =", "go ="), "run_crew"),
     ],
 )
@@ -154,18 +157,33 @@ def test_env_example_missing_integration_var_fails(files, design):
     assert not r.passed and "SLACK_WEBHOOK_URL" in r.message
 
 
-def test_tool_as_string_instead_of_class_fails(files, design):
-    path = f"{PKG}/tools/custom_tool.py"
-    files[path] = files[path].replace("class WebSearchTool(BaseTool):", "class WebSearchTool:")
-    r = result(files, design, "tools_are_classes")
-    assert not r.passed and "WebSearchTool" in r.message
+@pytest.fixture
+def custom_tool_design():
+    agents = [VALID["agents"][0], {**VALID["agents"][1], "tools": ["calculator"]}]
+    return validate_design({**VALID, "agents": agents})
 
 
-def test_tool_without_args_schema_fails(files, design):
+def test_tool_as_string_instead_of_class_fails(custom_tool_design):
+    files = render_project(custom_tool_design)
     path = f"{PKG}/tools/custom_tool.py"
-    files[path] = files[path].replace("    args_schema: Type[BaseModel] = WebSearchInput\n", "")
-    r = result(files, design, "tools_are_classes")
+    files[path] = files[path].replace("class CalculatorTool(BaseTool):", "class CalculatorTool:")
+    r = result(files, custom_tool_design, "tools_are_classes")
+    assert not r.passed and "CalculatorTool" in r.message
+
+
+def test_tool_without_args_schema_fails(custom_tool_design):
+    files = render_project(custom_tool_design)
+    path = f"{PKG}/tools/custom_tool.py"
+    files[path] = files[path].replace("    args_schema: Type[BaseModel] = CalculatorInput\n", "")
+    r = result(files, custom_tool_design, "tools_are_classes")
     assert not r.passed and "args_schema" in r.message
+
+
+def test_a_crewai_tools_class_that_is_not_imported_fails(files, design):
+    path = f"{PKG}/crew.py"
+    files[path] = files[path].replace("from crewai_tools import SerperDevTool\n", "")
+    r = result(files, design, "tools_are_classes")
+    assert not r.passed and "SerperDevTool from crewai_tools" in r.message
 
 
 def test_secret_in_any_file_fails(files, design):

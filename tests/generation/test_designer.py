@@ -160,7 +160,7 @@ def test_check_feedback_and_blueprint_are_sent(fake_llm):
         feedback=["placeholders_supplied: not supplied by main.py INPUTS: {audience}"],
     )
     text = sent_text(fake_llm.requests[0])
-    assert "failed these project checks" in text and "{audience}" in text
+    assert "failed these checks" in text and "{audience}" in text
     assert '"domain": "research"' in text
 
 

@@ -15,7 +15,7 @@ from tests.generation.conftest import assign_plan
 
 pytestmark = pytest.mark.django_db
 
-REQ = "Help our sales team with competitor research every week, somehow."
+REQ = "Help our executives with news about the EV battery market, somehow."
 
 
 def _ask(tenant, platform_openai, capture) -> Generation:

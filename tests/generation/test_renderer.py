@@ -23,6 +23,7 @@ def test_renders_the_classic_crewai_layout():
         "pyproject.toml",
         ".env.example",
         ".gitignore",
+        "data/README.md",
         "src/market_watch/__init__.py",
         "src/market_watch/main.py",
         "src/market_watch/crew.py",
@@ -76,18 +77,29 @@ def test_crew_py_has_titlecase_class_methods_and_real_tool_instances():
     assert "@CrewBase\nclass MarketWatch:" in source
     assert "def researcher(self) -> Agent:" in source
     assert "def write_task(self) -> Task:" in source
-    assert "tools=[WebSearchTool()]" in source
-    assert "from market_watch.tools.custom_tool import (\n    WebSearchTool,\n)" in source
+    # CrewAI's own SerperDevTool, not a home-made copy
+    assert "from crewai_tools import SerperDevTool" in source
+    assert "tools=[SerperDevTool(base_url=os.environ.get(" in source
     assert "process=Process.sequential" in source
 
 
 def test_custom_tool_defines_base_tool_subclasses_with_args_schemas():
-    source = render_project(design())["src/market_watch/tools/custom_tool.py"]
+    agents = [{**VALID["agents"][0], "tools": ["csv_reader", "email_sender"]}, VALID["agents"][1]]
+    files = render_project(design(agents=agents))
+    source = files["src/market_watch/tools/custom_tool.py"]
     tree = ast.parse(source)
     classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
-    assert [b.id for b in classes["WebSearchTool"].bases] == ["BaseTool"]
-    assert [b.id for b in classes["WebSearchInput"].bases] == ["BaseModel"]
-    assert "args_schema: Type[BaseModel] = WebSearchInput" in source
+    assert [b.id for b in classes["EmailSenderTool"].bases] == ["BaseTool"]
+    assert [b.id for b in classes["CsvReaderInput"].bases] == ["BaseModel"]
+    assert "args_schema: Type[BaseModel] = EmailSenderInput" in source
+    assert (
+        "from market_watch.tools.custom_tool import (\n    CsvReaderTool,\n    EmailSenderTool,\n)"
+        in files["src/market_watch/crew.py"]
+    )  # noqa: E501
+    # each of the project's own tools is tested against a local double
+    tests = files["tests/test_tools.py"]
+    assert "def test_email_sender_delivers_through_smtp(smtp_double" in tests
+    assert "def test_csv_reader_reads_a_file_from_data" in tests
 
 
 def test_without_tools_the_official_example_tool_is_rendered():
@@ -110,7 +122,7 @@ def test_env_example_lists_model_provider_key_and_integrations():
 def test_hierarchical_process_gets_a_manager_llm():
     source = render_project(design(process="hierarchical"))["src/market_watch/crew.py"]
     assert "process=Process.hierarchical" in source
-    assert 'manager_llm=os.environ.get("MODEL", "gpt-4o-mini")' in source
+    assert "manager_llm=os.environ.get(\"MODEL\", 'gpt-4o-mini')" in source
     compile(source, "crew.py", "exec")
 
 
@@ -147,3 +159,22 @@ def test_hostile_text_cannot_break_python_or_yaml():
 def test_rendering_is_deterministic():
     d = fallback_design(requirement="Research EV batteries")
     assert render_project(d) == render_project(d)
+
+
+def test_env_example_names_the_model_that_designed_the_crew():
+    env = render_project(design(), provider="anthropic", model="claude-haiku-4-5")[".env.example"]
+    assert "MODEL=anthropic/claude-haiku-4-5\nANTHROPIC_API_KEY=\n" in env
+    crew = render_project(
+        design(process="hierarchical"), provider="anthropic", model="claude-haiku-4-5"
+    )["src/market_watch/crew.py"]
+    assert "manager_llm=os.environ.get(\"MODEL\", 'anthropic/claude-haiku-4-5')" in crew
+
+
+def test_readme_commands_work_after_crewai_install():
+    files = render_project(design())
+    data = tomllib.loads(files["pyproject.toml"])
+    # `crewai install` is `uv sync`, which installs the dev group: `uv run pytest` works.
+    assert data["dependency-groups"]["dev"] == ["pytest>=8"]
+    assert data["project"]["scripts"]["run_with_trigger"] == "market_watch.main:run_with_trigger"
+    assert "crewai install" in files["README.md"] and "uv run pytest" in files["README.md"]
+    assert data["project"]["dependencies"] == ["crewai[tools]>=1.15.30,<2.0.0"]

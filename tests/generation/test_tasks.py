@@ -30,8 +30,8 @@ from tests.generation.conftest import (
 pytestmark = pytest.mark.django_db
 
 REQ = (
-    "Watch the EV battery market every week and write a short report of the most important "
-    "news for our executives."
+    "Research the EV battery market and write a short report of the most important news "
+    "for our executives."
 )
 
 

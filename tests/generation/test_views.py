@@ -16,10 +16,7 @@ from tests.generation.conftest import CANARY_OPENAI, assign_plan
 
 pytestmark = pytest.mark.django_db
 
-REQ = (
-    "Research the top five competitors in the meal-kit market each week and write a short "
-    "pricing comparison for our marketing team."
-)
+REQ = "Research the EV battery market news and write a short report for our executives."
 
 
 def post_generate(client, django_capture_on_commit_callbacks, **data):

@@ -33,10 +33,7 @@ pytestmark = [
 ]
 
 BASE_DIR = Path(django_settings.BASE_DIR)
-REQ = (
-    "Every Friday collect the week's customer support tickets, group them by theme and "
-    "write a summary with suggested fixes for the product team."
-)
+REQ = "Collect EV battery market news, group it by theme and write a report for our executives."
 
 
 def _database_url() -> str:
