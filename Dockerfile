@@ -1,10 +1,11 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
-COPY pyproject.toml ./
+# The build context is the source tree minus .dockerignore (no .env, keys, databases, venvs).
 COPY . .
-RUN pip install --no-cache-dir -e . \
-    && DJANGO_DEBUG=true python manage.py collectstatic --noinput
+# One list of build steps, shared with CI's production smoke stage (.ci/smoke/run):
+# `pip install .` and collectstatic with production settings.
+RUN sh deploy/build.sh
 RUN useradd --create-home app && chown -R app /app
 USER app
 EXPOSE 8000

@@ -28,7 +28,7 @@ run: install
 	DJANGO_DEBUG=true $(PY) manage.py migrate --noinput
 	@echo ""
 	@echo "  CrewBuilder is starting on http://$(HOST):$(PORT)/"
-	@echo "  Create an admin user (in another terminal):  DJANGO_DEBUG=true $(PY) manage.py createsuperuser"
+	@echo "  Create an admin user (in another terminal):  DJANGO_DEBUG=true $(PY) manage.py createoperator --email you@example.com"
 	@echo ""
 	PORT=$(PORT) DJANGO_DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
 
@@ -56,7 +56,7 @@ format: install-dev
 ## Production settings with dummy secrets must pass Django's deployment checks.
 check-deploy: install
 	DJANGO_DEBUG=false DJANGO_SECRET_KEY=ci-dummy-secret-key-ci-dummy-secret-key-ci-dummy-secret-key-0123 \
-	DJANGO_ALLOWED_HOSTS=crewbuilder.example.com \
+	DJANGO_ALLOWED_HOSTS=crewbuilder.example.com CREWBUILDER_SITE_URL=https://crewbuilder.example.com \
 	CREWBUILDER_ENCRYPTION_KEYS=ci:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
 	STRIPE_SECRET_KEY=sk_test_dummy STRIPE_WEBHOOK_SECRET=whsec_dummy \
 	$(PY) manage.py check --deploy --fail-level WARNING
@@ -68,7 +68,7 @@ migrate: install
 	DJANGO_DEBUG=true $(PY) manage.py migrate --noinput
 
 superuser: install
-	DJANGO_DEBUG=true $(PY) manage.py createsuperuser
+	DJANGO_DEBUG=true $(PY) manage.py createoperator
 
 clean:
 	rm -rf $(VENV) staticfiles *.egg-info

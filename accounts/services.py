@@ -10,9 +10,12 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -91,6 +94,37 @@ def organization_create(*, name: str, owner: User, is_personal: bool = False) ->
     Membership.objects.create(organization=org, user=owner, role=Role.OWNER)
     audit_record(organization=org, actor=owner, action="organization.created", target=org)
     return org
+
+
+@transaction.atomic
+def operator_create(*, email: str, password: str) -> User:
+    """The bootstrap operator (``manage.py createoperator``): a staff superuser whose email
+    address is already verified and primary, so the first sign-in lands in ``/admin/``
+    instead of on "Verify your email address". Raises ValidationError (field → messages)
+    for a bad or taken address and for a password the validators refuse."""
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"email": "Enter a valid email address."}) from None
+    if (
+        User.objects.filter(email__iexact=email).exists()
+        or EmailAddress.objects.filter(email__iexact=email).exists()
+    ):
+        raise ValidationError(
+            {
+                "email": f"A user with the email address {email} already exists. Choose "
+                "another address, or make that user staff in the admin."
+            }
+        )
+    try:
+        validate_password(password, user=User(email=email))
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    user = User.objects.create_superuser(email=email, password=password)
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    audit_record(organization=None, actor=None, action="operator.created", target=user)
+    return user
 
 
 def user_onboard(*, user: User) -> Organization:

@@ -62,6 +62,7 @@ def _server_env() -> dict[str, str]:
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY=env.get("BENCH_SECRET_KEY") or "bench-" + "x" * 50,
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        CREWBUILDER_SITE_URL="http://127.0.0.1",
         DJANGO_SECURE_SSL_REDIRECT="false",
         CREWBUILDER_ENCRYPTION_KEYS="bench:" + base64.b64encode(b"b" * 32).decode(),
         CREWBUILDER_API_RATE_TOKEN="10000000/min",

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
-from billing import services
+from billing import selectors, services
 from billing.models import (
     BillingAccount,
     CreditEntry,
@@ -53,10 +60,23 @@ class AnomalyFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AdjustmentForm(forms.Form):
+    """N generations given back, or N credits granted, and why (kept in the audit log)."""
+
+    quantity = forms.IntegerField(min_value=1, max_value=10_000, initial=1)
+    reason = forms.CharField(
+        max_length=200,
+        widget=forms.TextInput(attrs={"size": 60}),
+        help_text="Recorded in the organisation's audit log, e.g. “charged twice on 3 May”.",
+    )
+
+
 @admin.register(BillingAccount)
 class BillingAccountAdmin(admin.ModelAdmin):
     """Operators assign plans, overrides (custom Enterprise limits, comped generations,
-    daily cap) and see the anomaly flag here."""
+    daily cap), give back generations and grant credits here, and see the anomaly flag.
+    Every organisation has its account from birth, so there is nothing to add; every page
+    is a plain form (no JavaScript needed)."""
 
     list_display = [
         "organization",
@@ -67,11 +87,14 @@ class BillingAccountAdmin(admin.ModelAdmin):
         "daily_cap",
         "anomaly_flagged_at",
     ]
+    list_select_related = ["organization", "plan"]
     list_filter = ["plan", "plan_source", "subscription_status", AnomalyFilter]
-    search_fields = ["organization__name", "organization__uuid", "stripe_customer_id"]
-    autocomplete_fields = ["organization"]
+    search_fields = ["organization__name", "=organization__uuid", "=stripe_customer_id"]
     readonly_fields = [
+        "organization",
+        "usage_this_period",
         "credit_balance",
+        "operator_tools",
         "stripe_customer_id",
         "stripe_subscription_id",
         "subscription_status",
@@ -84,7 +107,19 @@ class BillingAccountAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     fieldsets = [
-        (None, {"fields": ["organization", "plan", "plan_source", "credit_balance"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "organization",
+                    "plan",
+                    "plan_source",
+                    "usage_this_period",
+                    "credit_balance",
+                    "operator_tools",
+                ]
+            },
+        ),
         (
             "Overrides",
             {
@@ -112,7 +147,10 @@ class BillingAccountAdmin(admin.ModelAdmin):
             },
         ),
     ]
-    actions = ["grant_one_credit", "clear_anomaly_flag", "scan_anomalies_today"]
+    actions = ["grant_credits", "clear_anomaly_flag", "scan_anomalies_today"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # opened with the organisation (billing/receivers.py)
 
     def save_model(self, request, obj: BillingAccount, form, change) -> None:
         plan_changed = not change or "plan" in form.changed_data
@@ -123,17 +161,158 @@ class BillingAccountAdmin(admin.ModelAdmin):
                 organization=obj.organization, plan=obj.plan, actor=request.user
             )
 
-    @admin.action(description="Grant one generation credit", permissions=["change"])
-    def grant_one_credit(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for account in queryset.select_related("organization"):
-            services.credits_grant(
-                organization=account.organization, actor=request.user, quantity=1, note="admin"
+    # --- read-only panels on the change page ----------------------------------------------
+
+    @admin.display(description="Usage this period")
+    def usage_this_period(self, obj: BillingAccount) -> str:
+        usage = selectors.usage_for(obj.organization)
+        limit = "unlimited" if usage["limit"] is None else usage["limit"]
+        return (
+            f"{usage['used']} of {limit} CrewBuilder AI generations "
+            f"({usage['period_start']:%Y-%m-%d} – {usage['period_end']:%Y-%m-%d})"
+        )
+
+    @admin.display(description="Adjust")
+    def operator_tools(self, obj: BillingAccount) -> str:
+        if obj.pk is None:
+            return "—"
+        return format_html(
+            '<a class="button" href="{}">Give back generations</a> '
+            '<a class="button" href="{}">Grant credits</a>',
+            reverse("admin:billing_billingaccount_give_back", args=[obj.pk]),
+            reverse("admin:billing_billingaccount_grant_credits", args=[obj.pk]),
+        )
+
+    # --- give back generations / grant credits (one account, N at once) --------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/give-back/",
+                view(self.give_back_view),
+                name="billing_billingaccount_give_back",
+            ),
+            path(
+                "<int:pk>/grant-credits/",
+                view(self.grant_credits_view),
+                name="billing_billingaccount_grant_credits",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _account_for_change(self, request: HttpRequest, pk: int) -> BillingAccount:
+        account = get_object_or_404(BillingAccount.objects.select_related("organization"), pk=pk)
+        if not self.has_change_permission(request, account):
+            raise PermissionDenied
+        return account
+
+    def _adjust_page(self, request, account, form, *, title: str, submit: str, status=200):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": account,
+            "title": title,
+            "form": form,
+            "submit_label": submit,
+            "usage": self.usage_this_period(account),
+            "credit_balance": account.credit_balance,
+        }
+        return TemplateResponse(
+            request, "admin/billing/billingaccount/adjust.html", context, status=status
+        )
+
+    def _back_to(self, account: BillingAccount) -> HttpResponseRedirect:
+        return HttpResponseRedirect(
+            reverse("admin:billing_billingaccount_change", args=[account.pk])
+        )
+
+    def give_back_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        account = self._account_for_change(request, pk)
+        title = f"Give back generations to {account.organization}"
+        form = AdjustmentForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            quantity = form.cleaned_data["quantity"]
+            try:
+                used = services.usage_give_back(
+                    organization=account.organization,
+                    quantity=quantity,
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except services.BillingError as exc:
+                form.add_error("quantity", exc.message)
+            else:
+                messages.success(
+                    request,
+                    f"Gave back {quantity} generation{'s' if quantity != 1 else ''} to "
+                    f"{account.organization}; {used} used this period.",
+                )
+                return self._back_to(account)
+        status = 400 if request.method == "POST" else 200
+        return self._adjust_page(
+            request, account, form, title=title, submit="Give back", status=status
+        )
+
+    def grant_credits_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        account = self._account_for_change(request, pk)
+        title = f"Grant generation credits to {account.organization}"
+        form = AdjustmentForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            quantity = form.cleaned_data["quantity"]
+            entry = services.credits_grant(
+                organization=account.organization,
+                actor=request.user,
+                quantity=quantity,
+                note=form.cleaned_data["reason"],
             )
-        messages.success(request, f"Granted a credit to {queryset.count()} organisation(s).")
+            messages.success(
+                request,
+                f"Granted {quantity} credit{'s' if quantity != 1 else ''} to "
+                f"{account.organization}; balance {entry.balance_after}.",
+            )
+            return self._back_to(account)
+        status = 400 if request.method == "POST" else 200
+        return self._adjust_page(
+            request, account, form, title=title, submit="Grant credits", status=status
+        )
+
+    # --- list actions ----------------------------------------------------------------------
+
+    @admin.action(description="Grant generation credits…", permissions=["change"])
+    def grant_credits(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """Several organisations at once: asks for N and the reason, then grants N to each."""
+        form = AdjustmentForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            quantity = form.cleaned_data["quantity"]
+            accounts = list(queryset.select_related("organization"))
+            for account in accounts:
+                services.credits_grant(
+                    organization=account.organization,
+                    actor=request.user,
+                    quantity=quantity,
+                    note=form.cleaned_data["reason"],
+                )
+            messages.success(
+                request,
+                f"Granted {quantity} credit{'s' if quantity != 1 else ''} to each of "
+                f"{len(accounts)} organisation(s).",
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Grant generation credits",
+            "form": form,
+            "accounts": queryset.select_related("organization"),
+            "action": "grant_credits",
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/billing/billingaccount/grant_many.html", context)
 
     @admin.action(description="Clear the anomaly flag", permissions=["change"])
     def clear_anomaly_flag(self, request: HttpRequest, queryset: QuerySet) -> None:
-        queryset.update(anomaly_flagged_at=None, anomaly_note="")
+        queryset.update(anomaly_flagged_at=None, anomaly_note="", updated_at=timezone.now())
 
     @admin.action(description="Scan today's usage for anomalies", permissions=["change"])
     def scan_anomalies_today(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -99,6 +99,12 @@ def billing_account_for(organization: Organization) -> BillingAccount:
     return account
 
 
+def billing_account_open(*, organization: Organization) -> BillingAccount:
+    """Open an organisation's billing account (Free, no credits) when it is created, so
+    operators find every organisation under *Billing accounts*. Idempotent."""
+    return billing_account_for(organization)
+
+
 # --- quota and daily cap ------------------------------------------------------------------
 
 
@@ -156,6 +162,43 @@ def quota_give_back(*, organization_id: int, period_start: datetime) -> None:
     UsageCounter.objects.filter(
         organization_id=organization_id, period_start=period_start, used__gt=0
     ).update(used=F("used") - 1)
+
+
+@transaction.atomic
+def usage_give_back(
+    *, organization: Organization, quantity: int, reason: str, actor: User | None
+) -> int:
+    """An operator gives back ``quantity`` CrewBuilder AI generations of the current period
+    ("charged twice, give back 1"): one conditional UPDATE that never takes the counter
+    below zero, audited with the reason. Returns the generations used afterwards."""
+    reason = reason.strip()
+    if quantity <= 0:
+        raise BillingError("Give back at least one generation.")
+    if not reason:
+        raise BillingError("Say why the generations are given back (it goes in the audit log).")
+    account = selectors.billing_account_of(organization)
+    start, _ = selectors.current_period(account, timezone.now())
+    counter = UsageCounter.objects.filter(organization=organization, period_start=start)
+    if not counter.filter(used__gte=quantity).update(used=F("used") - quantity):
+        used = counter.values_list("used", flat=True).first() or 0
+        raise BillingError(
+            f"Only {used} generation{'s' if used != 1 else ''} used this period "
+            f"(since {start:%Y-%m-%d}); give back at most {used}."
+        )
+    used_after = counter.values_list("used", flat=True).get()
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="billing.usage_given_back",
+        target=organization,
+        metadata={
+            "quantity": quantity,
+            "reason": reason[:200],
+            "period_start": start.isoformat(),
+            "used_after": used_after,
+        },
+    )
+    return used_after
 
 
 _DAILY = DailyUsage._meta.db_table

@@ -11,6 +11,7 @@ import base64
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -41,10 +42,26 @@ else:
 # White-label custom domains are accepted on top of these (crewbuilder/hosts.py).
 ALLOWED_HOSTS = AllowedHosts(ALLOWED_HOSTS)
 
-# The embedded default's emailed links follow the port it serves on (`PORT=8350 make run`).
-_DEV_PORT = env.str("PORT", default="8000")
-_dev_site_url = f"http://127.0.0.1:{_DEV_PORT if _DEV_PORT.isdigit() else '8000'}"
-SITE_URL = env("CREWBUILDER_SITE_URL", default=_dev_site_url)
+# The public base URL of every emailed link (verification, reset, invitations). Production
+# has no sensible default: a link to localhost would reach no one.
+if DEBUG or TESTING:
+    # The embedded default's links follow the port it serves on (`PORT=8350 make run`).
+    _dev_port = env.str("PORT", default="8000")
+    _dev_port = _dev_port if _dev_port.isdigit() else "8000"
+    SITE_URL = env("CREWBUILDER_SITE_URL", default=f"http://127.0.0.1:{_dev_port}")
+else:
+    SITE_URL = env("CREWBUILDER_SITE_URL", default="")
+    if not SITE_URL:
+        raise ImproperlyConfigured(
+            "CREWBUILDER_SITE_URL is required in production: the public base URL of emailed "
+            "links, e.g. https://crewbuilder.example.com"
+        )
+_site = urlsplit(SITE_URL)
+if _site.scheme not in ("http", "https") or not _site.netloc:
+    raise ImproperlyConfigured(
+        f"CREWBUILDER_SITE_URL must be an absolute http(s) URL, not {SITE_URL!r}."
+    )
+SITE_URL = SITE_URL.rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -5,9 +5,11 @@ or outside a view. (402 and 409 come from creating generations: test_generations
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 
 import pytest
+import time_machine
 from django.test import override_settings
 from rest_framework.settings import api_settings
 
@@ -138,7 +140,12 @@ def test_throttle_counts_live_in_redis_across_clients(api, redis_url):
     from django.core.cache.backends.redis import RedisCache
 
     assert isinstance(caches["default"], RedisCache)
-    with override_settings(REST_FRAMEWORK=_rates(token="1/min")):
+    # A frozen clock keeps both requests in one fixed window: under load they could
+    # otherwise straddle a minute boundary and both pass.
+    with (
+        override_settings(REST_FRAMEWORK=_rates(token="1/min")),
+        time_machine.travel(time.time(), tick=False),
+    ):
         assert ApiClient(api.owner_raw).get(USAGE).status_code == 200
         assert ApiClient(api.owner_raw).get(USAGE).status_code == 429
 

@@ -29,7 +29,9 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 MAX_EXAMPLES = int(os.environ.get("CREWBUILDER_SCHEMATHESIS_EXAMPLES", "12"))
 
 
-def test_schemathesis_with_every_check_finds_nothing(live_server, tenant, fake_llm, settings):
+def test_schemathesis_with_every_check_finds_nothing(
+    live_server, tenant, fake_llm, settings, tmp_path
+):
     rf = dict(api_settings.user_settings)
     rf["DEFAULT_THROTTLE_RATES"] = {"api_token": None, "api_org": None}
     settings.REST_FRAMEWORK = rf
@@ -67,6 +69,7 @@ def test_schemathesis_with_every_check_finds_nothing(live_server, tenant, fake_l
             "--warnings",
             "off",
         ],
+        cwd=tmp_path,  # its caches (.hypothesis, .schemathesis) stay out of the checkout
         capture_output=True,
         text=True,
         timeout=1200,

@@ -157,18 +157,17 @@ def staff_client(db) -> Client:
 def test_operator_assigns_a_plan_in_the_admin_and_it_is_audited(
     plans, tenant, staff_client: Client
 ):
+    account = BillingAccount.objects.get(organization=tenant.org)  # opened with the org
     response = staff_client.post(
-        "/admin/billing/billingaccount/add/",
+        f"/admin/billing/billingaccount/{account.pk}/change/",
         {
-            "organization": tenant.org.pk,
             "plan": plans["enterprise"].pk,
             "plan_source": "manual",
             "comped_generations": 0,
-            "anomaly_note": "",
         },
     )
     assert response.status_code == 302, response.content[:2000]
-    account = BillingAccount.objects.get(organization=tenant.org)
+    account.refresh_from_db()
     assert (account.plan.slug, account.plan_source) == ("enterprise", "manual")
     assert AuditEvent.objects.filter(
         action="billing.plan_assigned", organization=tenant.org
@@ -206,7 +205,13 @@ def test_admin_action_grants_a_credit_with_an_audit_row(plans, tenant, staff_cli
     account = services.billing_account_for(tenant.org)
     response = staff_client.post(
         "/admin/billing/billingaccount/",
-        {"action": "grant_one_credit", "_selected_action": [account.pk]},
+        {
+            "action": "grant_credits",
+            "_selected_action": [account.pk],
+            "apply": "1",
+            "quantity": 1,
+            "reason": "goodwill",
+        },
     )
     assert response.status_code == 302
     from billing import selectors

@@ -151,8 +151,8 @@ def test_organisation_deletion_cancels_the_subscription_at_stripe(plans, tenant,
 
 def test_subscription_cancel_for_deletion_is_a_noop_when_billing_is_off(plans, tenant, settings):
     settings.STRIPE_SECRET_KEY = ""
-    BillingAccount.objects.create(
-        organization=tenant.org, stripe_subscription_id="sub_x", subscription_status="active"
+    BillingAccount.objects.filter(organization=tenant.org).update(
+        stripe_subscription_id="sub_x", subscription_status="active"
     )
     services.subscription_cancel_for_deletion(organization=tenant.org, actor=tenant.owner)
     assert not StripeOperation.objects.exists()
@@ -349,8 +349,7 @@ def test_reconcile_replays_events_listed_by_stripe_once(plans, tenant, localstri
 def test_a_retried_deletion_after_stripe_already_cancelled_still_completes(
     plans, tenant, fake_stripe
 ):
-    BillingAccount.objects.create(
-        organization=tenant.org,
+    BillingAccount.objects.filter(organization=tenant.org).update(
         plan=plans["professional"],
         plan_source="stripe",
         stripe_customer_id="cus_del",

@@ -371,6 +371,7 @@ def test_production_refuses_to_start_with_stripe_but_without_the_webhook_secret(
         CREWBUILDER_ENV_FILE=str(tmp_path / "none.env"),
         DJANGO_SECRET_KEY="x" * 50,
         DJANGO_ALLOWED_HOSTS="example.com",
+        CREWBUILDER_SITE_URL="https://example.com",
         CREWBUILDER_ENCRYPTION_KEYS="k1:" + "A" * 43 + "=",
         STRIPE_SECRET_KEY="sk_live_dummy",
     )

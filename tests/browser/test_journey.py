@@ -262,7 +262,13 @@ def _white_label(browser, site: str, tmp_path: Path) -> None:
     page.wait_for_selector("text=Branding saved.")
     brand = page.locator("header .brand")
     assert "Northwind Crews" in brand.inner_text()
-    assert brand.locator("img").evaluate("img => img.naturalWidth") > 0  # the logo loaded
+    # The logo is fetched after the page loads: wait until the browser has finished with it
+    # (``complete``: loaded or failed), then check it decoded to real pixels. Reading
+    # naturalWidth straight away raced that fetch.
+    logo = brand.locator("img")
+    logo.wait_for()
+    page.wait_for_function("img => img.complete", arg=logo.element_handle())
+    assert logo.evaluate("img => img.naturalWidth") > 0, "the logo did not load"
     primary = page.evaluate(
         "getComputedStyle(document.documentElement).getPropertyValue('--primary').trim()"
     )

@@ -555,3 +555,29 @@ def _anthropic_body(fake: FakeLLM, request: dict, reply: Reply) -> dict:
         "stop_sequence": None,
         "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the fake as a standalone process (CI's production smoke stage points the
+    platform key at it): ``python -m tests.fakes.llm --port-file PATH`` listens on a free
+    port of 127.0.0.1, writes the port to PATH once it accepts connections, and answers
+    with the default design until it is terminated."""
+    import argparse
+    import os
+    import signal
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port-file", required=True)
+    args = parser.parse_args(argv)
+    fake = FakeLLM().start()
+    partial = f"{args.port_file}.tmp"
+    with open(partial, "w") as out:
+        out.write(str(fake.port))
+    os.replace(partial, args.port_file)
+    signal.signal(signal.SIGTERM, lambda *_: fake.stop())
+    assert fake._thread is not None
+    fake._thread.join()
+
+
+if __name__ == "__main__":
+    main()

@@ -58,6 +58,7 @@ def _manage_check(env_overrides: dict) -> subprocess.CompletedProcess:
             "CREWBUILDER_TESTING": "false",
             "DJANGO_SECRET_KEY": "x" * 60,
             "DJANGO_ALLOWED_HOSTS": "example.com",
+            "CREWBUILDER_SITE_URL": "https://example.com",
             "CREWBUILDER_ENV_FILE": "/nonexistent",
         }
     )

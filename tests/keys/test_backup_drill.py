@@ -112,6 +112,7 @@ class Drill:
             DJANGO_DEBUG="false",
             DJANGO_SECRET_KEY="drill-secret-key-drill-secret-key-drill-secret-key-0123456789",
             DJANGO_ALLOWED_HOSTS="drill.example.com",
+            CREWBUILDER_SITE_URL="https://drill.example.com",
             CREWBUILDER_ENV_FILE=os.devnull,
             CREWBUILDER_ENCRYPTION_KEYS=master_keys,
             DATABASE_URL=f"postgres://{user}{password}@{host}:{port}/{self.name}",

@@ -200,6 +200,7 @@ def _production_env() -> dict[str, str]:
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY="ci-dummy-secret-key-" + "x" * 50,
         DJANGO_ALLOWED_HOSTS="crewbuilder.example.com",
+        CREWBUILDER_SITE_URL="https://crewbuilder.example.com",
         CREWBUILDER_ENCRYPTION_KEYS="ci:" + "A" * 43 + "=",
         STRIPE_SECRET_KEY="sk_test_dummy",
         STRIPE_WEBHOOK_SECRET="whsec_dummy",

@@ -28,12 +28,18 @@ def test_view_only_staff_cannot_grant_free_credits(tenant):
     client = _staff_with("view_billingaccount")
     client.post(
         "/admin/billing/billingaccount/",
-        {"action": "grant_one_credit", "_selected_action": [account.pk]},
+        {
+            "action": "grant_credits",
+            "_selected_action": [account.pk],
+            "apply": "1",
+            "quantity": 1,
+            "reason": "x",
+        },
     )
     account.refresh_from_db()
     assert account.credit_balance == 0
     page = client.get("/admin/billing/billingaccount/").content.decode()
-    assert "grant_one_credit" not in page
+    assert "grant_credits" not in page
 
 
 def test_staff_with_change_permission_can_grant_a_credit(tenant):
@@ -41,7 +47,13 @@ def test_staff_with_change_permission_can_grant_a_credit(tenant):
     client = _staff_with("view_billingaccount", "change_billingaccount")
     client.post(
         "/admin/billing/billingaccount/",
-        {"action": "grant_one_credit", "_selected_action": [account.pk]},
+        {
+            "action": "grant_credits",
+            "_selected_action": [account.pk],
+            "apply": "1",
+            "quantity": 1,
+            "reason": "x",
+        },
     )
     account.refresh_from_db()
     assert account.credit_balance == 1

@@ -206,6 +206,17 @@ def test_the_logo_moved_into_the_database_byte_identical(manifest, settings):
     assert f"logo.png?v={logo['sha256'][:16]}" in page.content.decode()
 
 
+def test_every_organisation_has_its_billing_account_after_the_upgrade(manifest):
+    # 0.1.0 opened billing accounts lazily; billing/migrations/0005 opens the missing ones.
+    orgs = {int(pk) for pk in manifest["snapshot"]["accounts.Organization"]}
+    had = {r["organization_id"] for r in manifest["snapshot"]["billing.BillingAccount"].values()}
+    assert orgs - had, "the fixture should hold organisations without a billing account"
+    opened = BillingAccount.objects.filter(organization_id__in=orgs)
+    assert set(opened.values_list("organization_id", flat=True)) == orgs
+    for account in opened.filter(organization_id__in=orgs - had):
+        assert (account.plan_id, account.plan_source, account.credit_balance) == (None, "free", 0)
+
+
 def test_plans_usage_and_credits_read_the_same(manifest):
     snapshot = manifest["snapshot"]["billing.BillingAccount"]
     plans = {row["id"]: row["slug"] for row in manifest["snapshot"]["billing.Plan"].values()}
