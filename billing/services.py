@@ -38,6 +38,8 @@ from billing.models import (
     Plan,
     UsageCounter,
 )
+from billing.signals import usage_limit_reached_on_commit
+from crewbuilder.metrics import CREDITS_CONSUMED, QUOTA_REFUSALS
 
 logger = logging.getLogger("crewbuilder.billing")
 
@@ -113,25 +115,29 @@ _COUNTER = UsageCounter._meta.db_table
 # (bench/billing_quota.py measures the difference against a bare UPDATE).
 _QUOTA_TAKE_LIMITED = (
     f"UPDATE {_COUNTER} SET used = used + 1 "  # noqa: S608 - constant table name
-    "WHERE organization_id = %s AND period_start = %s AND used < %s"
+    "WHERE organization_id = %s AND period_start = %s AND used < %s RETURNING used"
 )
 _QUOTA_TAKE_UNLIMITED = (
     f"UPDATE {_COUNTER} SET used = used + 1 "  # noqa: S608 - constant table name
-    "WHERE organization_id = %s AND period_start = %s"
+    "WHERE organization_id = %s AND period_start = %s RETURNING used"
 )
 
 
-def _guarded_take(limited_sql: str, unlimited_sql: str, params: list, limit: int | None) -> bool:
-    """Run one counter's guarded ``+ 1`` UPDATE; True when it took a unit."""
+def _guarded_take(
+    limited_sql: str, unlimited_sql: str, params: list, limit: int | None
+) -> int | None:
+    """Run one counter's guarded ``+ 1`` UPDATE; the new count when it took a unit, None
+    when it took nothing (``RETURNING`` tells both in the same round trip)."""
     with connection.cursor() as cursor:
         if limit is None:
             cursor.execute(unlimited_sql, params)
         else:
             cursor.execute(limited_sql, [*params, limit])
-        return cursor.rowcount == 1
+        row = cursor.fetchone()
+        return None if row is None else row[0]
 
 
-def _quota_take(*, organization_id: int, period_start: datetime, limit: int | None) -> bool:
+def _quota_take(*, organization_id: int, period_start: datetime, limit: int | None) -> int | None:
     # Raw SQL skips the field's adaptation (SQLite stores datetimes as text): do it here.
     start = connection.ops.adapt_datetimefield_value(period_start)
     return _guarded_take(
@@ -147,15 +153,24 @@ def quota_reserve(
     limit. The counter row is created on first use."""
     if limit is not None and limit <= 0:
         return False
-    if _quota_take(organization_id=organization_id, period_start=period_start, limit=limit):
-        return True
-    UsageCounter.objects.get_or_create(
-        organization_id=organization_id,
-        period_start=period_start,
-        defaults={"period_end": period_end},
-    )
-    # Created now (or concurrently by someone else): try the guarded UPDATE once more.
-    return _quota_take(organization_id=organization_id, period_start=period_start, limit=limit)
+    used = _quota_take(organization_id=organization_id, period_start=period_start, limit=limit)
+    if used is None:
+        UsageCounter.objects.get_or_create(
+            organization_id=organization_id,
+            period_start=period_start,
+            defaults={"period_end": period_end},
+        )
+        # Created now (or concurrently by someone else): try the guarded UPDATE once more.
+        used = _quota_take(organization_id=organization_id, period_start=period_start, limit=limit)
+    if used is not None and used == limit:
+        # This reservation took the period's last generation: announce it after commit.
+        usage_limit_reached_on_commit(
+            organization_id=organization_id,
+            period_start=period_start,
+            period_end=period_end,
+            limit=limit,
+        )
+    return used is not None
 
 
 def quota_give_back(*, organization_id: int, period_start: datetime) -> None:
@@ -206,26 +221,26 @@ _DAILY = DailyUsage._meta.db_table
 # quota's: it runs on every CrewBuilder AI enqueue.
 _DAILY_TAKE_LIMITED = (
     f'UPDATE {_DAILY} SET "count" = "count" + 1 '  # noqa: S608 - constant table name
-    'WHERE organization_id = %s AND day = %s AND "count" < %s'
+    'WHERE organization_id = %s AND day = %s AND "count" < %s RETURNING "count"'
 )
 _DAILY_TAKE_UNLIMITED = (
     f'UPDATE {_DAILY} SET "count" = "count" + 1 '  # noqa: S608 - constant table name
-    "WHERE organization_id = %s AND day = %s"
+    'WHERE organization_id = %s AND day = %s RETURNING "count"'
 )
 
 
-def _daily_take(*, organization_id: int, day: date, cap: int | None) -> bool:
+def _daily_take(*, organization_id: int, day: date, cap: int | None) -> int | None:
     value = connection.ops.adapt_datefield_value(day)
     return _guarded_take(_DAILY_TAKE_LIMITED, _DAILY_TAKE_UNLIMITED, [organization_id, value], cap)
 
 
 def daily_reserve(*, organization_id: int, day: date, cap: int | None) -> bool:
-    if _daily_take(organization_id=organization_id, day=day, cap=cap):
+    if _daily_take(organization_id=organization_id, day=day, cap=cap) is not None:
         return True
     if cap is not None and cap <= 0:
         return False
     DailyUsage.objects.get_or_create(organization_id=organization_id, day=day)
-    return _daily_take(organization_id=organization_id, day=day, cap=cap)
+    return _daily_take(organization_id=organization_id, day=day, cap=cap) is not None
 
 
 # --- credits ledger -----------------------------------------------------------------------
@@ -448,6 +463,7 @@ def _reserve_platform(
 ) -> tuple[str, datetime | None]:
     ent = selectors.entitlements_from(account)
     if ent.past_due:
+        QUOTA_REFUSALS.labels(reason="past_due").inc()
         raise PaymentRequired(
             "Your last payment failed, so CrewBuilder AI generations are paused. Update your "
             "card in the billing portal (/settings/billing/); your generations stay readable "
@@ -456,6 +472,7 @@ def _reserve_platform(
             upgrade=UPGRADE_URL,
         )
     if model_class == "advanced" and not ent.advanced_models:
+        QUOTA_REFUSALS.labels(reason="plan_not_allowed").inc()
         raise PlanNotAllowed(
             "Advanced models need the Professional or Enterprise plan. Choose a standard model "
             "or upgrade (/pricing/).",
@@ -463,6 +480,7 @@ def _reserve_platform(
         )
     now = timezone.now()
     if not daily_reserve(organization_id=organization.pk, day=now.date(), cap=ent.daily_cap):
+        QUOTA_REFUSALS.labels(reason="daily_cap").inc()
         raise DailyCapReached(
             f"Your organisation reached today's limit of {ent.daily_cap} CrewBuilder AI "
             "generations. It resets at midnight UTC; generations on your own key are not limited."
@@ -483,7 +501,9 @@ def _reserve_platform(
         generation_id=generation_id,
         require_balance=True,
     ):
+        transaction.on_commit(CREDITS_CONSUMED.inc)
         return "credit", None
+    QUOTA_REFUSALS.labels(reason="no_quota_or_credit").inc()
     raise PaymentRequired(_payment_required_message(), buy=BUY_URL, upgrade=UPGRADE_URL)
 
 

@@ -18,6 +18,7 @@ from billing import stripe_gateway as gateway
 from billing.charts import daily_usage_charts
 from billing.forms import CreditsCheckoutForm, PlanCheckoutForm
 from billing.webhooks import stripe_event_receive
+from crewbuilder.metrics import WEBHOOKS_RECEIVED
 
 logger = logging.getLogger("crewbuilder.billing")
 
@@ -169,12 +170,16 @@ def webhook(request: HttpRequest) -> HttpResponse:
             secret=settings.STRIPE_WEBHOOK_SECRET,
         )
     except gateway.SignatureInvalid:
+        WEBHOOKS_RECEIVED.labels(source="stripe", outcome="invalid_signature").inc()
         return HttpResponse("invalid signature", status=400, content_type="text/plain")
     except gateway.MalformedEvent:
+        WEBHOOKS_RECEIVED.labels(source="stripe", outcome="malformed").inc()
         return HttpResponse("malformed event", status=400, content_type="text/plain")
     try:
         outcome = stripe_event_receive(event=event)
     except Exception:
+        WEBHOOKS_RECEIVED.labels(source="stripe", outcome="failed").inc()
         logger.exception("stripe webhook handling failed", extra={"event_id": event.get("id")})
         return HttpResponse("handler failed", status=500, content_type="text/plain")
+    WEBHOOKS_RECEIVED.labels(source="stripe", outcome="processed").inc()
     return HttpResponse(outcome, status=200, content_type="text/plain")

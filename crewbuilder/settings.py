@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "crewbuilder.api",
+    "crewbuilder.webhooks",
     "accounts",
     "keys",
     "billing",
@@ -386,6 +387,33 @@ SPECTACULAR_SETTINGS = {
         "crewbuilder.api.schema.add_error_responses",
     ],
 }
+# --- Outgoing webhooks (crewbuilder/webhooks, docs/webhooks.md). The SSRF guard refuses
+# private/link-local/reserved addresses always; loopback and plain http only where these
+# say so (the embedded default and tests), never by default in production.
+CREWBUILDER_WEBHOOK_RUNNER = env(
+    "CREWBUILDER_WEBHOOK_RUNNER", default="celery" if REDIS_URL else "thread"
+)
+CREWBUILDER_WEBHOOK_ALLOW_HTTP = env.bool(
+    "CREWBUILDER_WEBHOOK_ALLOW_HTTP", default=DEBUG or TESTING
+)
+CREWBUILDER_WEBHOOK_ALLOW_LOOPBACK = env.bool(
+    "CREWBUILDER_WEBHOOK_ALLOW_LOOPBACK", default=DEBUG or TESTING
+)
+CREWBUILDER_WEBHOOK_CA_FILE = env("CREWBUILDER_WEBHOOK_CA_FILE", default="")
+CREWBUILDER_WEBHOOK_TIMEOUT_SECONDS = env.float("CREWBUILDER_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Retried with exponential backoff for this long (never less than 24 h), then given up.
+CREWBUILDER_WEBHOOK_RETRY_HOURS = max(24, env.int("CREWBUILDER_WEBHOOK_RETRY_HOURS", default=72))
+CREWBUILDER_WEBHOOK_DISABLE_AFTER_DAYS = env.int(
+    "CREWBUILDER_WEBHOOK_DISABLE_AFTER_DAYS", default=3
+)
+CELERY_BEAT_SCHEDULE["webhooks-deliver-due"] = {"task": "webhooks.deliver_due", "schedule": 30.0}
+
+# --- Metrics (/metrics, Prometheus): off unless a token is set. PROMETHEUS_MULTIPROC_DIR
+# (read by prometheus-client itself too) makes every gunicorn and Celery process count into
+# shared files that one scrape sums.
+CREWBUILDER_METRICS_TOKEN = env("CREWBUILDER_METRICS_TOKEN", default="")
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default="")
+
 # Largest request body the API reads (larger → 413 before parsing).
 CREWBUILDER_API_MAX_BODY_BYTES = env.int("CREWBUILDER_API_MAX_BODY_BYTES", default=64 * 1024)
 # A refused (413) body up to this size is read and dropped so the keep-alive connection

@@ -5,17 +5,19 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import token_views
-from crewbuilder import views
+from crewbuilder import metrics_views, views
 
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics_views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("keys.urls")),
     path("", include("billing.urls")),
     path("", include("generation.urls")),
+    path("", include("crewbuilder.webhooks.urls")),
     path("settings/api-tokens/", token_views.api_tokens, name="api_tokens"),
     path(
         "settings/api-tokens/<int:pk>/revoke/",

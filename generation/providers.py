@@ -19,6 +19,7 @@ import anthropic
 import openai
 from django.conf import settings
 
+from crewbuilder.metrics import PROVIDER_ERRORS, PROVIDER_REQUEST_SECONDS
 from crewbuilder.redaction import scrub_key
 
 logger = logging.getLogger("crewbuilder.providers")
@@ -475,6 +476,10 @@ def request_design(
             raise ProviderBadRequest(f"unknown provider {provider!r}", code="unknown_provider")
     except (openai.APIError, anthropic.APIError) as exc:
         error = map_sdk_error(exc, provider=provider, api_key=api_key)
+        PROVIDER_REQUEST_SECONDS.labels(provider=provider, model=model).observe(
+            time.monotonic() - started
+        )
+        PROVIDER_ERRORS.labels(provider=provider, model=model, code=error.code).inc()
         logger.warning(
             "design call failed provider=%s model=%s code=%s status=%s after %.2fs",
             provider,
@@ -485,6 +490,9 @@ def request_design(
             extra={"provider_body": operator_body(exc, api_key)},
         )
         raise error from None
+    PROVIDER_REQUEST_SECONDS.labels(provider=provider, model=model).observe(
+        time.monotonic() - started
+    )
     logger.info(
         "design call provider=%s model=%s tokens=%d/%d in %.2fs",
         provider,

@@ -18,6 +18,7 @@ Queue semantics (see also ``generation/tasks.py``):
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +34,7 @@ from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
 from billing import services as billing
 from billing.selectors import entitlements_for
+from crewbuilder.metrics import GENERATION_STAGE_SECONDS
 from crewbuilder.redaction import scrub_key
 from generation import selectors
 from generation.checks import FIT_CHECK, run_checks
@@ -43,6 +45,7 @@ from generation.models import CrewTemplate, Generation, LlmModel
 from generation.packaging import build_zip
 from generation.providers import DEFAULT_MODELS, PROVIDERS, ProviderError
 from generation.renderer import render_project
+from generation.signals import generation_outcome_on_commit
 from keys import services as keys
 from keys.services import ResolvedKey
 
@@ -374,6 +377,7 @@ def _claim(generation_id, token: uuid.UUID) -> Generation | None:
             ]
         )
         g.run_deadline = now + timedelta(seconds=settings.CREWBUILDER_GENERATION_SOFT_TIME_LIMIT)
+        g.stage_started = time.monotonic()  # for the stage-duration metric
         return g
 
 
@@ -390,7 +394,14 @@ def _advance(g: Generation, token: uuid.UUID, stage: str) -> None:
     )
     if not updated:
         raise RunSuperseded(str(g.pk))
+    _stage_timed(g)
     g.stage, g.progress = stage, STAGE_PROGRESS[stage]
+
+
+def _stage_timed(g: Generation) -> None:
+    now = time.monotonic()
+    GENERATION_STAGE_SECONDS.labels(stage=g.stage).observe(now - g.stage_started)
+    g.stage_started = now
 
 
 def _run_key(g: Generation) -> ResolvedKey | None:
@@ -544,6 +555,7 @@ def generation_run(*, generation_id) -> Generation | None:
 
         _advance(g, token, Generation.Stage.PACKAGING)
         archive = build_zip(files=files, root=design.name)
+        _stage_timed(g)
         return _finish(
             g,
             token,
@@ -643,6 +655,7 @@ def _ask_questions(g: Generation, token: uuid.UUID, questions: list[str], usage:
         locked.updated_at = timezone.now()
         locked.notice = "Waiting for your answers to the designer's questions."
         locked.save()
+        generation_outcome_on_commit(outcome="needs_input", generation=locked)
         return locked
 
 
@@ -682,6 +695,7 @@ def _finish(g, token, *, design, files, checks, zip_data, usage, key, warning=""
     )
     if key is not None and key.key_id is not None:
         keys.provider_key_record_use(key_id=key.key_id, generation_id=locked.id, actor=locked.user)
+    generation_outcome_on_commit(outcome="succeeded", generation=locked)
     return locked
 
 
@@ -732,6 +746,7 @@ def generation_fail(
             keys.provider_key_mark_invalid(
                 key_id=g.provider_key_id, reason=f"{g.provider} rejected the key ({code})"
             )
+        generation_outcome_on_commit(outcome="failed", generation=g)
     if ref:
         keys.one_time_key_take(ref=ref)  # forget the unused one-time key
     logger.info("generation %s failed: %s", generation_id, code)

@@ -244,6 +244,15 @@ def is_local_key_id(key_id: str) -> bool:
     return not key_id.startswith((VAULT_PREFIX, KMS_PREFIX))
 
 
+def backend_name(key_id: str) -> str:
+    """``database``, ``vault`` or ``aws-kms``: what wrapped a row (a metrics label)."""
+    if key_id.startswith(VAULT_PREFIX):
+        return "vault"
+    if key_id.startswith(KMS_PREFIX):
+        return "aws-kms"
+    return "database"
+
+
 def backend_for(key_id: str) -> Backend:
     """The backend that can unwrap a data key wrapped under ``key_id``."""
     if key_id.startswith(VAULT_PREFIX):

@@ -41,8 +41,9 @@ from django.utils import timezone
 from accounts.models import Membership, Organization, Role, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
+from crewbuilder.metrics import KEY_DECRYPT_FAILURES
 from crewbuilder.redaction import contains_secret, redact
-from keys.backends import active_backend, backend_for, is_local_key_id
+from keys.backends import active_backend, backend_for, backend_name, is_local_key_id
 from keys.crypto import DecryptionFailed, aad, master_key_ring, new_data_key, open_sealed, seal
 from keys.models import OrganizationDataKey, ProviderKey, TransportKey
 from keys.transport import is_transport_payload, transport_context, transport_decrypt
@@ -65,6 +66,8 @@ __all__ = [
     "organization_keys_crypto_shred",
     "user_keys_delete",
     "keys_recovery_check",
+    "organization_secret_seal",
+    "organization_secret_open",
 ]
 
 
@@ -198,9 +201,14 @@ def _decrypt(key: ProviderKey, data_key_row: OrganizationDataKey | None) -> str:
     """Open a stored key. Any failure (tampered, transplanted, shredded, unknown master
     key) is the same ``DecryptionFailed``."""
     if data_key_row is None or data_key_row.organization_id != key.organization_id:
+        KEY_DECRYPT_FAILURES.labels(backend="none").inc()
         raise DecryptionFailed()
-    aead, _ = _unwrap(data_key_row)
-    return open_sealed(aead, bytes(key.ciphertext), _key_aad(key)).decode()
+    try:
+        aead, _ = _unwrap(data_key_row)
+        return open_sealed(aead, bytes(key.ciphertext), _key_aad(key)).decode()
+    except DecryptionFailed:
+        KEY_DECRYPT_FAILURES.labels(backend=backend_name(data_key_row.master_key_id)).inc()
+        raise
 
 
 def _data_key_row(organization_id: int) -> OrganizationDataKey | None:
@@ -788,3 +796,43 @@ def keys_recovery_check() -> RecoveryReport:
                 f"transport key {transport.kid} (wrapped by {transport.master_key_id!r})"
             )
     return report
+
+
+# --------------------------------------------------------------------------- other secrets
+
+
+def _secret_aad(*, organization_id: int, purpose: str, binding: str) -> bytes:
+    return aad("crewbuilder/org-secret/v1", f"org={organization_id}", purpose, binding)
+
+
+def organization_secret_seal(
+    *, organization: Organization, purpose: str, binding: str, plaintext: str
+) -> bytes:
+    """Seal another secret of the organisation (e.g. a webhook signing secret) under its
+    data key, bound to ``purpose`` and ``binding`` (the row and version it belongs to).
+    Master-key rotation leaves it untouched; crypto-shredding the data key destroys it."""
+    aead, _ = _data_key_for_write(organization)
+    return seal(
+        aead,
+        plaintext.encode(),
+        _secret_aad(organization_id=organization.pk, purpose=purpose, binding=binding),
+    )
+
+
+def organization_secret_open(
+    *, organization_id: int, purpose: str, binding: str, sealed: bytes
+) -> str:
+    """Open what ``organization_secret_seal`` sealed; ``DecryptionFailed`` otherwise."""
+    row = _data_key_row(organization_id)
+    if row is None:
+        raise DecryptionFailed()
+    try:
+        aead, _ = _unwrap(row)
+        return open_sealed(
+            aead,
+            bytes(sealed),
+            _secret_aad(organization_id=organization_id, purpose=purpose, binding=binding),
+        ).decode()
+    except DecryptionFailed:
+        KEY_DECRYPT_FAILURES.labels(backend=backend_name(row.master_key_id)).inc()
+        raise

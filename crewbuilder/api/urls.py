@@ -6,6 +6,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from billing import api as billing_api
+from crewbuilder.webhooks import api as webhooks_api
 from generation import api as generation_api
 from keys import api as keys_api
 
@@ -26,6 +27,23 @@ urlpatterns = [
     path("keys/", keys_api.KeyListCreateView.as_view(), name="keys"),
     path("keys/<int:pk>/", keys_api.KeyDetailView.as_view(), name="key_detail"),
     path("keys/<int:pk>/test/", keys_api.KeyTestView.as_view(), name="key_test"),
+    path("webhooks/", webhooks_api.EndpointListCreateView.as_view(), name="webhooks"),
+    path("webhooks/<int:pk>/", webhooks_api.EndpointDetailView.as_view(), name="webhook_detail"),
+    path(
+        "webhooks/<int:pk>/rotate-secret/",
+        webhooks_api.EndpointRotateView.as_view(),
+        name="webhook_rotate_secret",
+    ),
+    path(
+        "webhooks/<int:pk>/deliveries/",
+        webhooks_api.DeliveryListView.as_view(),
+        name="webhook_deliveries",
+    ),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:delivery_pk>/resend/",
+        webhooks_api.DeliveryResendView.as_view(),
+        name="webhook_delivery_resend",
+    ),
     # Public, unauthenticated: the OpenAPI 3 schema, and Swagger UI served from the sidecar
     # assets with its bootstrap as a script file (the CSP allows no inline script). No
     # ReDoc: its page loads Google Fonts and runs an inline script.

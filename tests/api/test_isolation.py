@@ -11,6 +11,8 @@ from django.urls import URLPattern, get_resolver, reverse
 from django.urls.converters import IntConverter, UUIDConverter
 
 from crewbuilder.api.urls import PUBLIC_ROUTE_NAMES
+from crewbuilder.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from crewbuilder.webhooks.services import webhook_endpoint_create
 from generation.models import Generation
 from keys.models import ProviderKey
 from keys.services import provider_key_store
@@ -65,15 +67,40 @@ def victims(api, tenant):
         provider="openai",
         api_key="sk-proj-ACMEsecretKEY000000000000000000",
     )
+    endpoint = webhook_endpoint_create(
+        organization=tenant.org,
+        actor=tenant.owner,
+        url="https://hooks.acme.example/in",
+        events=["generation.failed"],
+    ).endpoint
+    event = WebhookEvent.objects.create(
+        organization=tenant.org,
+        public_id=WebhookEvent.new_public_id(),
+        type="generation.failed",
+        dedup_key="isolation",
+        data={},
+    )
+    delivery = WebhookDelivery.objects.create(event=event, endpoint=endpoint, status="succeeded")
+    hook = {"pk": endpoint.pk}
     return {
         UUIDConverter: str(generation.pk),
         IntConverter: key.pk,
         "generation": generation,
         "key": key,
+        "endpoint": endpoint,
+        # Routes whose int parameters are not a key: the object each one points at.
+        "kwargs": {
+            "webhook_detail": hook,
+            "webhook_rotate_secret": hook,
+            "webhook_deliveries": hook,
+            "webhook_delivery_resend": {**hook, "delivery_pk": delivery.pk},
+        },
     }
 
 
 def url_for(name: str, pattern: URLPattern, victims) -> str:
+    if name in victims["kwargs"]:
+        return reverse(f"api:{name}", kwargs=victims["kwargs"][name])
     kwargs = {}
     for arg, converter in pattern.pattern.converters.items():
         if type(converter) not in victims:
@@ -118,6 +145,11 @@ def test_outsider_gets_404_on_every_object_route_and_method(api, victims, name, 
     # untouched, and reachable by its own organisation (so the 404 is not vacuous)
     assert Generation.objects.filter(pk=victims["generation"].pk).exists()
     assert ProviderKey.objects.filter(pk=victims["key"].pk, status="untested").exists()
+    endpoint = victims["endpoint"]
+    assert WebhookEndpoint.objects.filter(
+        pk=endpoint.pk, enabled=True, secret_version=1, url=endpoint.url
+    ).exists()
+    assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 1
     if "get" in implemented_methods(pattern):
         assert api.owner.get(url).status_code == 200
 

@@ -33,6 +33,11 @@ def test_schema_is_openapi_3_with_bearer_auth_and_every_route(db):
         "/api/v1/keys/",
         "/api/v1/keys/{id}/",
         "/api/v1/keys/{id}/test/",
+        "/api/v1/webhooks/",
+        "/api/v1/webhooks/{id}/",
+        "/api/v1/webhooks/{id}/rotate-secret/",
+        "/api/v1/webhooks/{id}/deliveries/",
+        "/api/v1/webhooks/{id}/deliveries/{delivery_pk}/resend/",
     }
     create = schema["paths"]["/api/v1/generations/"]["post"]
     assert "202" in create["responses"] and "409" in create["responses"]
