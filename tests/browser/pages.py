@@ -305,10 +305,12 @@ PAGE_STATES: list[PageState] = [
     PageState("password-change", "/accounts/password/change/", user="owner"),
     PageState("not-found-signed-in", "/no-such-page/", user="owner", status=404),
     PageState("menu-open", "/generate/", user="owner", prepare=_open_menus),
+    PageState("webhooks", "/settings/webhooks/", user="owner"),
     # --- a Free-plan owner: plan notices with links -------------------------------------
     PageState("api-tokens-free", "/settings/api-tokens/", user="free_owner"),
     PageState("branding-free", "/settings/branding/", user="free_owner"),
     PageState("billing-free", "/settings/billing/", user="free_owner"),
+    PageState("webhooks-free", "/settings/webhooks/", user="free_owner"),
     # --- a white-label brand with light colours -----------------------------------------
     PageState("generate-light-brand", "/generate/", user="brand_owner"),
     PageState("branding-light-brand", "/settings/branding/", user="brand_owner"),
