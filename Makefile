@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev lint format check-deploy worker migrate superuser clean
+.PHONY: run test browser-tools install install-dev lint format check-deploy worker migrate superuser clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +30,20 @@ run: install
 	@echo "  CrewBuilder is starting on http://$(HOST):$(PORT)/"
 	@echo "  Create an admin user (in another terminal):  DJANGO_DEBUG=true $(PY) manage.py createoperator --email you@example.com"
 	@echo ""
-	DJANGO_DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
+	PORT=$(PORT) DJANGO_DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## make test: install everything and run the whole suite (uses DATABASE_URL / REDIS_URL when set)
-test: install-dev
+test: install-dev browser-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# axe-core for the accessibility browser tests, pinned in tests/browser/package-lock.json.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+
+browser-tools:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(AXE); \
+	else echo "npm not found: the accessibility browser tests will be skipped (CI installs it)"; fi
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

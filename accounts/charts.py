@@ -2,6 +2,11 @@
 
 Every label is escaped; numbers are formatted by the caller-supplied function. The SVGs
 scale with their container (viewBox) and carry a <title> per bar for hover tooltips.
+
+Each chart is drawn twice: a wide drawing for desktop and one sized for a phone (390 px),
+where a scaled-down wide drawing would shrink its labels to a few pixels. The stylesheet
+shows one of them (``.chart-wide`` / ``.chart-narrow``); the hidden one is not displayed,
+so assistive technology meets each chart once.
 """
 
 from __future__ import annotations
@@ -26,24 +31,42 @@ def _nice_max(value: float) -> float:
     return 10 * magnitude
 
 
+WIDE = "chart chart-wide"
+NARROW = "chart chart-narrow"
+
+
 def column_chart(
     points: Sequence[tuple[str, float]],
     *,
     title: str,
     fmt: Callable[[float], str] = _fmt_int,
-    width: int = 720,
-    height: int = 220,
 ) -> SafeString:
-    """Vertical bars over time (e.g. one per day); every ~7th label is printed."""
+    """Vertical bars over time (e.g. one per day), a wide and a phone drawing."""
+    wide = _columns(points, title=title, fmt=fmt, width=720, height=220, labels=8, css=WIDE)
+    narrow = _columns(points, title=title, fmt=fmt, width=330, height=200, labels=4, css=NARROW)
+    return wide + narrow
+
+
+def _columns(
+    points: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    fmt: Callable[[float], str],
+    width: int,
+    height: int,
+    labels: int,
+    css: str,
+) -> SafeString:
+    """One drawing: about ``labels`` day labels are printed along the bottom."""
     pad_left, pad_bottom, pad_top = 56, 28, 12
     plot_w, plot_h = width - pad_left - 8, height - pad_bottom - pad_top
     top = _nice_max(max((v for _, v in points), default=0))
     n = max(len(points), 1)
     slot = plot_w / n
     bar_w = max(slot * 0.7, 1)
-    label_every = max(1, round(n / 8))
+    label_every = max(1, round(n / labels))
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="{css}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]
@@ -81,15 +104,30 @@ def bar_chart(
     *,
     title: str,
     fmt: Callable[[float], str] = _fmt_int,
-    width: int = 400,
 ) -> SafeString:
-    """Horizontal bars, one row per category (model, member, key source)."""
-    row_h, label_w, pad = 26, 150, 8
+    """Horizontal bars, one row per category (model, member, key source), a wide and a
+    phone drawing."""
+    wide = _bars(rows, title=title, fmt=fmt, width=400, label_w=150, css=WIDE)
+    narrow = _bars(rows, title=title, fmt=fmt, width=320, label_w=120, css=NARROW)
+    return wide + narrow
+
+
+def _bars(
+    rows: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    fmt: Callable[[float], str],
+    width: int,
+    label_w: int,
+    css: str,
+) -> SafeString:
+    row_h, pad = 26, 8
     height = max(len(rows), 1) * row_h + pad * 2
     top = max((v for _, v in rows), default=0) or 1
     plot_w = width - label_w - 80
+    longest = max(8, label_w // 7)  # characters that fit beside the bars at 12 px
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="{css}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]
@@ -98,7 +136,7 @@ def bar_chart(
     for i, (label, value) in enumerate(rows):
         y = pad + i * row_h
         w = plot_w * value / top
-        short = label if len(label) <= 22 else label[:21] + "…"
+        short = label if len(label) <= longest else label[: longest - 1] + "…"
         parts.append(
             f'<text x="{label_w - 8}" y="{y + 17}" class="axis" text-anchor="end">'
             f"{escape(short)}</text>"

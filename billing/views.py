@@ -15,7 +15,7 @@ from accounts.permissions import Cap, can
 from accounts.services import user_onboard
 from billing import checkout, selectors, services
 from billing import stripe_gateway as gateway
-from billing.charts import daily_usage_svg
+from billing.charts import daily_usage_charts
 from billing.forms import CreditsCheckoutForm, PlanCheckoutForm
 from billing.webhooks import stripe_event_receive
 from crewbuilder.metrics import WEBHOOKS_RECEIVED
@@ -52,7 +52,7 @@ def _settings_context(request: HttpRequest) -> dict:
         "usage": usage,
         "account": account,
         "percent": (min(100, round(100 * usage["used"] / usage["limit"])) if usage["limit"] else 0),
-        "chart": daily_usage_svg(history),
+        "chart": daily_usage_charts(history),
         "history_total": sum(count for _, count in history),
         "credit_entries": selectors.credit_entries_for(org, limit=10),
         "plans": selectors.plans_for_pricing(),

@@ -45,7 +45,10 @@ ALLOWED_HOSTS = AllowedHosts(ALLOWED_HOSTS)
 # The public base URL of every emailed link (verification, reset, invitations). Production
 # has no sensible default: a link to localhost would reach no one.
 if DEBUG or TESTING:
-    SITE_URL = env("CREWBUILDER_SITE_URL", default="http://127.0.0.1:8000")
+    # The embedded default's links follow the port it serves on (`PORT=8350 make run`).
+    _dev_port = env.str("PORT", default="8000")
+    _dev_port = _dev_port if _dev_port.isdigit() else "8000"
+    SITE_URL = env("CREWBUILDER_SITE_URL", default=f"http://127.0.0.1:{_dev_port}")
 else:
     SITE_URL = env("CREWBUILDER_SITE_URL", default="")
     if not SITE_URL:

@@ -110,7 +110,8 @@ def test_page_renders_svg_charts_and_hints_for_owner(usage, owner_client: Client
     page = owner_client.get("/settings/analytics/", {"days": 7})
     assert page.status_code == 200
     html = page.content.decode()
-    assert html.count('<svg class="chart"') == 7
+    assert html.count('<svg class="chart chart-wide"') == 7
+    assert html.count('<svg class="chart chart-narrow"') == 7  # the same charts drawn for a phone
     assert "Cost optimisation" in html and "$11.75 less" in html
     assert "$12.51" in html  # total cost
     assert "secret-model" not in html

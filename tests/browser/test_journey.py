@@ -216,7 +216,7 @@ def _journey(browser, site: str, fake_llm) -> None:
     assert page.locator("code", has_text="invitation.created").count() >= 1
     shots(page, "audit")
     page.goto(f"{site}/settings/analytics/")
-    assert page.locator("svg.chart").count() == 7
+    assert page.locator("svg.chart-wide").count() == 7
     shots(page, "analytics")
     page.goto(f"{site}/settings/branding/")
     assert page.locator("text=part of the Enterprise plan").count() == 1
