@@ -16,6 +16,7 @@ from django.test import Client
 
 from accounts.models import Invitation, OrganizationBranding, User
 from billing.models import BillingAccount, CreditEntry, GenerationCharge
+from generation.fallback import fallback_design
 from generation.models import Generation
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +62,13 @@ def platform(settings, fake_llm, manifest):
     return fake_llm
 
 
+def _designs_for(llm, requirement: str) -> str:
+    """The provider answers with a crew that fits the requirement (the fit check runs on
+    every LLM design); these tests are about keys, tokens and charges, not design."""
+    llm.push_design(fallback_design(requirement=requirement).model_dump(mode="json"))
+    return requirement
+
+
 def test_the_fixture_comes_from_an_older_release(manifest):
     from crewbuilder import __version__
 
@@ -102,7 +110,9 @@ def test_an_organisation_key_stored_before_the_upgrade_reaches_the_provider_exac
         response = _api(_token(manifest, "Pipeline (read & write)")).post(
             "/api/v1/generations/",
             {
-                "requirement": "Summarise the week's support tickets for the team lead.",
+                "requirement": _designs_for(
+                    platform, "Summarise the week's support tickets for the team lead."
+                ),
                 "key_source": "stored",
                 "provider": "openai",
             },
@@ -124,7 +134,9 @@ def test_a_personal_key_stored_before_the_upgrade_reaches_the_provider_exactly(
         response = client.post(
             "/generate/",
             {
-                "requirement": "Draft replies to new customer questions every morning.",
+                "requirement": _designs_for(
+                    platform, "Draft replies to new customer questions every morning."
+                ),
                 "key_choice": "anthropic",
             },
         )
@@ -143,7 +155,9 @@ def test_enterprise_key_decrypts_through_its_own_token(
         response = _api(_token(manifest, "Corp automation")).post(
             "/api/v1/generations/",
             {
-                "requirement": "Research new enterprise leads and rank them every week.",
+                "requirement": _designs_for(
+                    platform, "Research new enterprise leads and rank them every week."
+                ),
                 "key_source": "stored",
                 "provider": "anthropic",
             },
@@ -255,7 +269,9 @@ def test_a_new_generation_is_created_and_charged_to_the_quota(
         response = _api(_token(manifest, "Pipeline (read & write)")).post(
             "/api/v1/generations/",
             {
-                "requirement": "Every Monday, compare our prices with three competitors.",
+                "requirement": _designs_for(
+                    platform, "Every Monday, compare our prices with three competitors."
+                ),
                 "key_source": "platform",
                 "provider": "openai",
             },
@@ -283,7 +299,9 @@ def test_a_new_generation_on_credits_takes_one_credit(
         response = client.post(
             "/generate/",
             {
-                "requirement": "Write a weekly newsletter from our blog posts.",
+                "requirement": _designs_for(
+                    platform, "Write a weekly newsletter from our blog posts."
+                ),
                 "key_choice": "platform",
             },
         )
