@@ -8,9 +8,10 @@ Responses come from a scriptable queue (a design, malformed text, questions, an 
 with optional ``Retry-After``, each with an optional delay); when the queue is empty the
 ``default`` reply is used (a valid design unless changed). Every request is recorded.
 
-Why not the installed ``fakellm``/``pytest-fakellm``: they run a uvicorn subprocess driven
-by YAML rules, which cannot script "429 with Retry-After, then this exact design" per
-request, per-response delays, or header-level assertions, and cost a subprocess start.
+Why not ``fakellm``/``pytest-fakellm`` (once pinned, now removed): they run a uvicorn
+subprocess driven by YAML rules, which cannot script "429 with Retry-After, then this exact
+design" per request, per-response delays, or header-level assertions, and cost a
+subprocess start.
 
     with FakeLLM() as fake:
         fake.push_error(429, retry_after=2)
