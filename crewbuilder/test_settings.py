@@ -10,6 +10,19 @@ import os
 import tempfile
 
 os.environ.setdefault("CREWBUILDER_TESTING", "true")
+
+# pytest-xdist: each worker process (gw0, gw1, …) gets its own test database (pytest-django
+# suffixes the name) and its own Redis database index (base index + worker number), so the
+# brokers, caches and rate limits of concurrent tests never meet. Subprocesses the tests
+# start (Celery workers, gunicorn) inherit the rewritten REDIS_URL.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _xdist_worker.startswith("gw") and os.environ.get("REDIS_URL"):
+    _base, _, _index = os.environ["REDIS_URL"].rstrip("/").rpartition("/")
+    _offset = int(_xdist_worker[2:])
+    _db = (int(_index) if _index.isdigit() else 0) + _offset
+    os.environ["REDIS_URL"] = (
+        f"{_base if _index.isdigit() else os.environ['REDIS_URL'].rstrip('/')}/{_db % 16}"
+    )
 os.environ.setdefault("CREWBUILDER_CACHE_PREFIX", f"cbtest{os.getpid()}")
 
 from crewbuilder.settings import *  # noqa: E402,F403
