@@ -17,12 +17,11 @@ os.environ.setdefault("CREWBUILDER_TESTING", "true")
 # start (Celery workers, gunicorn) inherit the rewritten REDIS_URL.
 _xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _xdist_worker.startswith("gw") and os.environ.get("REDIS_URL"):
-    _base, _, _index = os.environ["REDIS_URL"].rstrip("/").rpartition("/")
-    _offset = int(_xdist_worker[2:])
-    _db = (int(_index) if _index.isdigit() else 0) + _offset
-    os.environ["REDIS_URL"] = (
-        f"{_base if _index.isdigit() else os.environ['REDIS_URL'].rstrip('/')}/{_db % 16}"
-    )
+    _url = os.environ["REDIS_URL"].rstrip("/")
+    _server, _, _index = _url.rpartition("/")
+    if not _index.isdigit():  # no index in the URL: database 0
+        _server, _index = _url, "0"
+    os.environ["REDIS_URL"] = f"{_server}/{(int(_index) + int(_xdist_worker[2:])) % 16}"
 os.environ.setdefault("CREWBUILDER_CACHE_PREFIX", f"cbtest{os.getpid()}")
 
 from crewbuilder.settings import *  # noqa: E402,F403
