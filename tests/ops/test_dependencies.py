@@ -24,6 +24,7 @@ USED_WITHOUT_IMPORT = {
     "drf-spectacular-sidecar": "INSTALLED_APPS: Swagger UI served from local assets",
     "whitenoise": "MIDDLEWARE and STORAGES (settings/base.py)",
     "pytest-django": "pytest plugin (settings, db fixtures)",
+    "pytest-xdist": "pytest plugin: one test process per core (`make test`)",
     "ruff": "linter and formatter (.ci/run)",
 }
 
