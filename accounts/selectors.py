@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 
 from accounts.models import (
@@ -38,7 +40,12 @@ def pending_invitations(organization: Organization) -> QuerySet[Invitation]:
     return Invitation.objects.filter(organization=organization, status=Invitation.Status.PENDING)
 
 
-def scope_to_org(queryset: QuerySet, request: HttpRequest, field: str = "organization") -> QuerySet:
+_M = TypeVar("_M", bound=Model)
+
+
+def scope_to_org(
+    queryset: QuerySet[_M], request: HttpRequest, field: str = "organization"
+) -> QuerySet[_M]:
     """Limit any queryset to the caller's current organisation (nothing when there is none)."""
     org = getattr(request, "organization", None)
     if org is None:
@@ -47,8 +54,8 @@ def scope_to_org(queryset: QuerySet, request: HttpRequest, field: str = "organiz
 
 
 def get_for_org_or_404(
-    queryset: QuerySet, request: HttpRequest, field: str = "organization", **lookup
-):
+    queryset: QuerySet[_M], request: HttpRequest, field: str = "organization", **lookup: Any
+) -> _M:
     """Fetch one object of the caller's organisation; another organisation's object is a 404."""
     obj = scope_to_org(queryset, request, field).filter(**lookup).first()
     if obj is None:
@@ -122,7 +129,7 @@ def branding_for_host(host: str) -> OrganizationBranding | None:
     return branding_for_org(branding.organization) if branding else None
 
 
-def branding_logo_digest(org_uuid) -> str | None:
+def branding_logo_digest(org_uuid: uuid.UUID | str) -> str | None:
     """The SHA-256 of a white-label organisation's logo (its ETag), without reading the
     image; None when there is none in the row or the plan has no white-label."""
     branding = (
@@ -137,7 +144,7 @@ def branding_logo_digest(org_uuid) -> str | None:
     return branding.logo_sha256
 
 
-def branding_logo(org_uuid) -> tuple[bytes, str] | None:
+def branding_logo(org_uuid: uuid.UUID | str) -> tuple[bytes, str] | None:
     """(PNG bytes, SHA-256) of a white-label organisation's logo, or None (no branding, no
     logo, or a plan without white-label). A 0.1.0 file not yet copied into its row
     (``manage.py branding_logos_import``) is read from storage, if this process has it."""

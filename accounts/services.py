@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -81,7 +82,7 @@ def role_of(*, user: User, organization: Organization) -> str | None:
 
 def _require(*, actor: User, organization: Organization, capability: str) -> str:
     role = role_of(user=actor, organization=organization)
-    if not can(role, capability):
+    if role is None or not can(role, capability):
         raise PermissionDenied("Your role in this organisation does not allow that.")
     return role
 
@@ -121,7 +122,7 @@ def operator_create(*, email: str, password: str) -> User:
         validate_password(password, user=User(email=email))
     except ValidationError as exc:
         raise ValidationError({"password": exc.messages}) from None
-    user = User.objects.create_superuser(email=email, password=password)
+    user: User = User.objects.create_superuser(email=email, password=password)
     EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
     audit_record(organization=None, actor=None, action="operator.created", target=user)
     return user
@@ -316,7 +317,7 @@ def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
     )
 
 
-def _owners(organization: Organization):
+def _owners(organization: Organization) -> QuerySet[Membership]:
     """The organisation's owners, counted under a lock on the organisation row.
 
     Django drops FOR UPDATE from ``.count()``, so locking the owner rows alone would let

@@ -6,9 +6,10 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from billing.models import (
@@ -20,6 +21,9 @@ from billing.models import (
     UsageCounter,
 )
 from billing.plans import CREDIT_LOOKUP_KEY, CREDIT_PRICE_CENTS, DEFAULT_PLANS
+
+if TYPE_CHECKING:
+    from accounts.models import Organization
 
 PAST_DUE_STATUSES = frozenset({"past_due", "unpaid"})
 LIVE_SUBSCRIPTION_STATUSES = frozenset({"active", "trialing", "past_due", "unpaid"})
@@ -81,12 +85,12 @@ def free_plan() -> Plan:
     return plan if plan is not None else Plan(**DEFAULT_PLANS[0])
 
 
-def billing_account_of(organization) -> BillingAccount | None:
+def billing_account_of(organization: Organization | None) -> BillingAccount | None:
     return BillingAccount.objects.select_related("plan").filter(organization=organization).first()
 
 
 def entitlements_from(account: BillingAccount | None) -> Entitlements:
-    plan = account.plan if account is not None and account.plan_id else free_plan()
+    plan = account.plan if account is not None and account.plan is not None else free_plan()
     generations = plan.generations_per_period
     members = plan.max_members
     source, status, cap = "free", "", settings.BILLING_DAILY_CAP
@@ -116,7 +120,7 @@ def entitlements_from(account: BillingAccount | None) -> Entitlements:
     )
 
 
-def entitlements_for(organization) -> Entitlements:
+def entitlements_for(organization: Organization | None) -> Entitlements:
     return entitlements_from(billing_account_of(organization))
 
 
@@ -156,7 +160,7 @@ def current_period(account: BillingAccount | None, now: datetime) -> tuple[datet
     return calendar_month(now)
 
 
-def credits_balance(organization) -> int:
+def credits_balance(organization: Organization) -> int:
     value = (
         BillingAccount.objects.filter(organization=organization)
         .values_list("credit_balance", flat=True)
@@ -165,7 +169,7 @@ def credits_balance(organization) -> int:
     return value or 0
 
 
-def usage_for(organization) -> dict:
+def usage_for(organization: Organization) -> dict[str, Any]:
     """Contract shape of ``GET /api/v1/usage/``: plan, period_start, period_end (aware
     datetimes), used, limit (None = unlimited), credits."""
     account = billing_account_of(organization)
@@ -186,7 +190,7 @@ def usage_for(organization) -> dict:
     }
 
 
-def usage_daily_history(organization, *, days: int = 30) -> list[tuple[date, int]]:
+def usage_daily_history(organization: Organization, *, days: int = 30) -> list[tuple[date, int]]:
     """Platform generations per day for the last ``days`` days (zeros included)."""
     today = timezone.now().date()
     first = today - timedelta(days=days - 1)
@@ -200,7 +204,7 @@ def usage_daily_history(organization, *, days: int = 30) -> list[tuple[date, int
     ]
 
 
-def credit_entries_for(organization, *, limit: int = 20):
+def credit_entries_for(organization: Organization, *, limit: int = 20) -> QuerySet[CreditEntry]:
     return CreditEntry.objects.filter(organization=organization)[:limit]
 
 

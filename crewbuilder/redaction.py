@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # Provider keys (OpenAI sk-/sk-proj-/sk-svcacct-, Anthropic sk-ant-), our API tokens (cb_),
 # Stripe secrets and webhook secrets, and bearer headers.
@@ -35,7 +36,7 @@ def contains_secret(text: str) -> bool:
     return bool(text) and SECRET_PATTERN.search(text) is not None
 
 
-def redact_mapping(data):
+def redact_mapping(data: Any) -> Any:
     """Recursively redact a JSON-like structure; values under secret-looking names are dropped."""
     if isinstance(data, dict):
         return {

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import F, Q, QuerySet
 
 from generation.analysis import analyse
 from generation.models import CrewTemplate, Generation, LlmModel
 
+if TYPE_CHECKING:
+    from accounts.models import Organization
 
-def generations_for(*, organization) -> QuerySet[Generation]:
+
+def generations_for(*, organization: Organization | None) -> QuerySet[Generation]:
     """An organisation's generations, newest first, without the zip bytes."""
     return (
         Generation.objects.filter(organization=organization)
@@ -81,7 +86,7 @@ def generation_public(g: Generation) -> dict:
     }
 
 
-def _iso(value) -> str | None:
+def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
@@ -147,7 +152,7 @@ def llm_cost_cents(*, provider: str, model: str, input_tokens: int, output_token
 # --- crew templates
 
 
-def crew_templates_for(*, organization) -> QuerySet[CrewTemplate]:
+def crew_templates_for(*, organization: Organization | None) -> QuerySet[CrewTemplate]:
     """Starter blueprints and, while its plan includes custom templates, the organisation's
     own templates (starters first). After a downgrade the custom ones are kept, not offered."""
     from billing.selectors import entitlements_for
@@ -160,7 +165,7 @@ def crew_templates_for(*, organization) -> QuerySet[CrewTemplate]:
     )
 
 
-def crew_template_for(*, organization, slug: str) -> CrewTemplate | None:
+def crew_template_for(*, organization: Organization | None, slug: str) -> CrewTemplate | None:
     """The organisation's own template with that slug, else the starter."""
     templates = crew_templates_for(organization=organization).filter(slug=slug)
     return templates.filter(organization=organization).first() or templates.first()

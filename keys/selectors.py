@@ -3,14 +3,20 @@ masked form, fingerprint and status."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Organization, User
 from keys.models import ProviderKey
 
 
-def provider_keys_visible_to(*, organization, user) -> QuerySet[ProviderKey]:
+def provider_keys_visible_to(
+    *, organization: Organization | None, user: User | None
+) -> QuerySet[ProviderKey]:
     """The organisation's keys plus the user's own personal keys in it. Another member's
     personal key is never visible, nor anything of another organisation."""
     if organization is None or user is None:
@@ -20,7 +26,7 @@ def provider_keys_visible_to(*, organization, user) -> QuerySet[ProviderKey]:
     )
 
 
-def provider_key_public(key: ProviderKey) -> dict:
+def provider_key_public(key: ProviderKey) -> dict[str, Any]:
     """The only shape in which a key leaves the vault (pages, API)."""
     return {
         "id": key.pk,
@@ -34,12 +40,12 @@ def provider_key_public(key: ProviderKey) -> dict:
     }
 
 
-def month_start(now=None):
+def month_start(now: datetime | None = None) -> datetime:
     now = now or timezone.now()
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def provider_key_usage_this_month(*, keys) -> dict[int, int]:
+def provider_key_usage_this_month(*, keys: Iterable[ProviderKey]) -> dict[int, int]:
     """Generations per key since the first of the month (from the audit log), one query."""
     ids = [str(key.pk) for key in keys]
     if not ids:
@@ -73,11 +79,13 @@ PROVIDER_HELP = {
 }
 
 
-def api_keys_page_rows(*, organization, user) -> dict[str, list[dict]]:
+def api_keys_page_rows(
+    *, organization: Organization | None, user: User | None
+) -> dict[str, list[dict[str, Any]]]:
     """One row per provider for the personal and the organisation section (3 queries)."""
     keys = list(provider_keys_visible_to(organization=organization, user=user))
     usage = provider_key_usage_this_month(keys=keys)
-    sections: dict[str, list[dict]] = {}
+    sections: dict[str, list[dict[str, Any]]] = {}
     for scope in (ProviderKey.Scope.USER, ProviderKey.Scope.ORGANIZATION):
         rows = []
         for provider, info in PROVIDER_HELP.items():

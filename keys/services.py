@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import logging
 import re
 import secrets
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
@@ -81,9 +84,11 @@ class ResolvedKey:
 
 
 def platform_key(provider: str) -> str:
-    return {"openai": settings.OPENAI_API_KEY, "anthropic": settings.ANTHROPIC_API_KEY}.get(
-        provider, ""
-    )
+    keys: dict[str, str] = {
+        "openai": settings.OPENAI_API_KEY,
+        "anthropic": settings.ANTHROPIC_API_KEY,
+    }
+    return keys.get(provider, "")
 
 
 # --------------------------------------------------------------------------- validation
@@ -218,7 +223,9 @@ def _data_key_row(organization_id: int) -> OrganizationDataKey | None:
 # --------------------------------------------------------------------------- permissions
 
 
-def _require_manage(*, key_scope: str, owner_id: int | None, actor: User, organization) -> None:
+def _require_manage(
+    *, key_scope: str, owner_id: int | None, actor: User, organization: Organization
+) -> None:
     role = role_of(user=actor, organization=organization)
     if key_scope == ProviderKey.Scope.ORGANIZATION:
         if not can(role, Cap.MANAGE_ORG_KEYS):
@@ -232,7 +239,7 @@ def _require_manage(*, key_scope: str, owner_id: int | None, actor: User, organi
         raise ValidationError({"scope": ["Choose a personal or an organisation key."]})
 
 
-def _audit(key: ProviderKey, *, actor: User | None, action: str, **metadata) -> None:
+def _audit(key: ProviderKey, *, actor: User | None, action: str, **metadata: Any) -> None:
     audit_record(
         organization=key.organization,
         actor=actor,
@@ -399,6 +406,7 @@ def provider_key_test(*, key: ProviderKey, actor: User) -> str:
     )
     from generation.providers import verify_key
 
+    status: str
     try:
         secret = _decrypt(key, _data_key_row(key.organization_id))
     except DecryptionFailed:
@@ -448,7 +456,7 @@ def _notify_invalid(key_id: int) -> None:
     if key is None:
         return
     if key.scope == ProviderKey.Scope.USER:
-        recipients = [key.owner.email]
+        recipients = [key.owner.email] if key.owner is not None else []
     else:
         recipients = list(
             Membership.objects.filter(organization=key.organization, role=Role.OWNER)
@@ -487,6 +495,7 @@ def provider_keys_recheck(*, stale_after: timedelta = timedelta(hours=20)) -> di
         key = ProviderKey.objects.select_related("organization").filter(pk=key_id).first()
         if key is None:
             continue
+        status: str
         try:
             secret = _decrypt(key, _data_key_row(key.organization_id))
         except DecryptionFailed:
@@ -500,12 +509,14 @@ def provider_keys_recheck(*, stale_after: timedelta = timedelta(hours=20)) -> di
             _audit(key, actor=None, action="rechecked", status=status)
             if turned_invalid:
                 _audit(key, actor=None, action="flagged_invalid", reason=reason)
-                transaction.on_commit(lambda pk=key.pk: _notify_invalid(pk))
+                transaction.on_commit(functools.partial(_notify_invalid, key.pk))
         counts[status] = counts.get(status, 0) + 1
     return counts
 
 
-def provider_key_record_use(*, key_id: int, generation_id, actor=None) -> None:
+def provider_key_record_use(
+    *, key_id: int, generation_id: uuid.UUID | str, actor: User | None = None
+) -> None:
     """Audit that a stored key was used by a generation (feeds "usage this month")."""
     key = ProviderKey.objects.select_related("organization").filter(pk=key_id).first()
     if key is None:
@@ -522,8 +533,8 @@ def provider_key_record_use(*, key_id: int, generation_id, actor=None) -> None:
 
 def provider_key_resolve(
     *,
-    organization,
-    user,
+    organization: Organization | None,
+    user: User | None,
     provider: str,
     one_time_ref: str | None = None,
     allow_platform: bool = True,
@@ -556,7 +567,9 @@ def provider_key_resolve(
     return None
 
 
-def _resolve_stored(*, organization, user, provider: str) -> ResolvedKey | None:
+def _resolve_stored(
+    *, organization: Organization, user: User | None, provider: str
+) -> ResolvedKey | None:
     allowed = Q(scope=ProviderKey.Scope.ORGANIZATION)
     if user is not None:
         role = role_of(user=user, organization=organization)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db.models import QuerySet
 
 from crewbuilder.webhooks.models import WebhookDelivery, WebhookEndpoint
 
+if TYPE_CHECKING:
+    from accounts.models import Organization
 
-def webhook_endpoints_of(*, organization) -> QuerySet[WebhookEndpoint]:
+
+def webhook_endpoints_of(*, organization: Organization | None) -> QuerySet[WebhookEndpoint]:
     if organization is None:
         return WebhookEndpoint.objects.none()
     return WebhookEndpoint.objects.filter(organization=organization).select_related("organization")

@@ -5,13 +5,15 @@ the API and Celery tasks call these functions."""
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import logging
 import random
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -72,7 +74,7 @@ def _require_manage(*, actor: User, organization: Organization) -> None:
         )
 
 
-def _clean_events(events) -> list[str]:
+def _clean_events(events: object) -> list[str]:
     if not isinstance(events, list | tuple) or not events:
         raise ValidationError({"events": ["Choose at least one event."]})
     unknown = [e for e in events if e not in EventType.values]
@@ -107,7 +109,7 @@ def _seal(endpoint: WebhookEndpoint, secret: str, version: int) -> bytes:
     )
 
 
-def _audit(endpoint: WebhookEndpoint, *, actor: User | None, action: str, **metadata) -> None:
+def _audit(endpoint: WebhookEndpoint, *, actor: User | None, action: str, **metadata: Any) -> None:
     audit_record(
         organization=endpoint.organization,
         actor=actor,
@@ -122,7 +124,7 @@ def _audit(endpoint: WebhookEndpoint, *, actor: User | None, action: str, **meta
 
 @transaction.atomic
 def webhook_endpoint_create(
-    *, organization: Organization, actor: User, url: str, events, description: str = ""
+    *, organization: Organization, actor: User, url: str, events: object, description: str = ""
 ) -> EndpointWithSecret:
     _require_manage(actor=actor, organization=organization)
     url = transport.url_validate(url)
@@ -156,7 +158,7 @@ def webhook_endpoint_update(
     endpoint: WebhookEndpoint,
     actor: User,
     url: str | None = None,
-    events=None,
+    events: object = None,
     description: str | None = None,
     enabled: bool | None = None,
 ) -> WebhookEndpoint:
@@ -238,7 +240,9 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: User) -> None:
     endpoint.delete()
 
 
-def _open_secret(endpoint: WebhookEndpoint, sealed: bytes, version: int, suffix: str = "") -> str:
+def _open_secret(
+    endpoint: WebhookEndpoint, sealed: bytes | memoryview, version: int, suffix: str = ""
+) -> str:
     return organization_secret_open(
         organization_id=endpoint.organization_id,
         purpose=SECRET_PURPOSE,
@@ -247,7 +251,7 @@ def _open_secret(endpoint: WebhookEndpoint, sealed: bytes, version: int, suffix:
     )
 
 
-def _signing_secrets(endpoint: WebhookEndpoint, now) -> list[str]:
+def _signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     """The secrets that sign now: the current one, plus the previous during the overlap."""
     found = [_open_secret(endpoint, endpoint.secret_ciphertext, endpoint.secret_version)]
     if (
@@ -302,7 +306,7 @@ def webhook_event_publish(
             )
             for endpoint in endpoints:
                 transaction.on_commit(
-                    lambda pk=endpoint.pk: webhook_endpoint_flush_enqueue(endpoint_id=pk)
+                    functools.partial(webhook_endpoint_flush_enqueue, endpoint_id=endpoint.pk)
                 )
     except IntegrityError:
         return None  # the same fact was already published (a redelivered run, a re-sent signal)
@@ -329,7 +333,7 @@ def _body(event: WebhookEvent) -> bytes:
 
 def backoff_seconds(attempts: int) -> float:
     """Seconds before attempt ``attempts + 1``: 30 s doubling, at most 6 h, ±10 % jitter."""
-    base = min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
+    base: float = min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
     return base * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not security
 
 
@@ -365,7 +369,7 @@ def webhook_endpoint_flush(*, endpoint_id: int) -> int:
             attempts += 1
 
 
-def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now) -> None:
+def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: datetime) -> None:
     """One attempt (inside the flush's transaction, which holds the endpoint's lock; the
     row lock is on the endpoint only, so pages and the API stay responsive)."""
     event = delivery.event
@@ -439,7 +443,7 @@ def _attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now) -> None:
     )
 
 
-def _disable_failing(endpoint: WebhookEndpoint, now) -> None:
+def _disable_failing(endpoint: WebhookEndpoint, now: datetime) -> None:
     days = settings.CREWBUILDER_WEBHOOK_DISABLE_AFTER_DAYS
     endpoint.enabled = False
     endpoint.disabled_at = now
