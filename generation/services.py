@@ -34,6 +34,7 @@ from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
 from billing import services as billing
 from billing.selectors import entitlements_for
+from crewbuilder.errors import ApplicationError
 from crewbuilder.metrics import GENERATION_STAGE_SECONDS
 from crewbuilder.redaction import scrub_key
 from generation import selectors
@@ -65,7 +66,7 @@ MAX_QUESTIONS = 3
 MAX_ANSWER_CHARS = 1000
 
 
-class IdempotencyConflict(Exception):  # noqa: N818 - an HTTP-style outcome (409)
+class IdempotencyConflict(ApplicationError):  # noqa: N818 - an HTTP-style outcome (409)
     """The idempotency key was already used with a different request body."""
 
     code = "idempotency_conflict"

@@ -41,6 +41,7 @@ from django.utils import timezone
 from accounts.models import Membership, Organization, Role, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
+from crewbuilder.errors import ApplicationError
 from crewbuilder.metrics import KEY_DECRYPT_FAILURES
 from crewbuilder.redaction import contains_secret, redact
 from keys.backends import active_backend, backend_for, backend_name, is_local_key_id
@@ -251,10 +252,11 @@ def _audit(key: ProviderKey, *, actor: User | None, action: str, **metadata) -> 
 # --------------------------------------------------------------------------- store / delete
 
 
-class ProviderKeyExists(Exception):  # noqa: N818 - an HTTP-style outcome (409)
+class ProviderKeyExists(ApplicationError):  # noqa: N818 - an HTTP-style outcome (409)
     """A key for this provider and scope is already stored and replacing was not asked."""
 
     code = "key_exists"
+    status = 409
 
     def __init__(self, key: ProviderKey):
         self.key = key
