@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -287,14 +288,13 @@ def gunicorn(env: dict, log: Path, *, threads: int = 8):
         yield Web(url=url, proc=proc, log=log, client=client)
     finally:
         client.close()
-        stop_process(proc)
+        stop_process(proc, sig=signal.SIGQUIT)  # gunicorn's quick shutdown
 
 
-@contextmanager
-def celery_worker(env: dict, log: Path, *, concurrency: int = 4):
+def _start_worker(env: dict, log: Path, concurrency: int) -> subprocess.Popen:
     name = f"faults-{uuid.uuid4().hex[:8]}@%h"
     with log.open("ab") as out:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -321,10 +321,41 @@ def celery_worker(env: dict, log: Path, *, concurrency: int = 4):
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+@dataclass
+class SupervisedWorker:
+    """A Celery worker restarted whenever it exits, as docker-compose's
+    ``restart: unless-stopped`` does (``restarts`` counts them)."""
+
+    env: dict
+    log: Path
+    concurrency: int
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        self.proc = _start_worker(self.env, self.log, self.concurrency)
+        while not self._stop.wait(0.5):
+            if self.proc.poll() is not None:
+                self.restarts += 1
+                self.proc = _start_worker(self.env, self.log, self.concurrency)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.proc is not None:
+            stop_process(self.proc, sig=signal.SIGQUIT)  # the test waited for its work
+
+
+@contextmanager
+def celery_worker(env: dict, log: Path, *, concurrency: int = 4):
+    worker = SupervisedWorker(env, log, concurrency)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
     try:
-        time.sleep(0.2)
-        if proc.poll() is not None:
-            raise AssertionError("worker exited:\n" + log.read_text()[-3000:])
-        yield proc
+        yield worker
     finally:
-        stop_process(proc)
+        worker.stop()
+        thread.join(timeout=30)
+        worker.stop()  # a restart that raced with the stop
