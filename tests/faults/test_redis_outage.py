@@ -64,6 +64,18 @@ def _page_create(client):
     )
 
 
+def _until_accepted(load: Load, phase: str) -> None:
+    """Wait until an API create and a page create were accepted in ``phase``."""
+    wait_until(
+        lambda: (
+            any(r.status == 202 for r in load.where(phase=phase, kind="create"))
+            and any(r.status == 302 for r in load.where(phase=phase, kind="page_create"))
+        ),
+        timeout=60,
+        what=f"creates accepted {phase} the outage",
+    )
+
+
 @pytest.fixture
 def stack(tenant, private_redis, fake_llm, tmp_path):
     require_service("PostgreSQL", connection.vendor == "postgresql")
@@ -138,20 +150,28 @@ def test_redis_outage_degrades_and_nothing_is_lost(stack, tenant):
         ],
         cookies=stack["session"],
     )
-    time.sleep(3)
+    _until_accepted(load, "before")
     # Requests sent while Redis is stopping or starting may go either way: their own phase.
     load.phase = "stopping"
     redis_server.stop()
     load.phase = "outage"
     started = time.monotonic()
-    time.sleep(OUTAGE_SECONDS)
+    retry = {**api, "Idempotency-Key": "outage-retry"}
+    body = {"requirement": REQ, "key_source": "platform", "provider": "openai"}
+    during = web.client.post("/api/v1/generations/", json=body, headers=retry)
+    time.sleep(OUTAGE_SECONDS - (time.monotonic() - started))
     load.phase = "starting"
     redis_server.start()
     outage = time.monotonic() - started
     load.phase = "after"
-    time.sleep(4)
+    _until_accepted(load, "after")
     load.stop()
     back = time.monotonic()
+    # The client's retry with the same Idempotency-Key gets a new generation that runs.
+    assert during.status_code == 503, during.text
+    again = web.client.post("/api/v1/generations/", json=body, headers=retry)
+    assert again.status_code == 202, again.text
+    assert Generation.objects.get(pk=again.json()["id"]).error_code == ""
 
     print("\nRedis outage", round(outage, 1), "s; statuses:", load.counts())  # noqa: T201
     results = load.results
@@ -180,7 +200,7 @@ def test_redis_outage_degrades_and_nothing_is_lost(stack, tenant):
 
     # Nothing is charged for refused creates: each is failed with the reason and its
     # charge released; the usage counter counts exactly the generations that ran.
-    accepted = {r.generation_id for r in results if r.status == 202} | {gid}
+    accepted = {r.generation_id for r in results if r.status == 202} | {gid, again.json()["id"]}
     wait_until(
         lambda: (
             not Generation.objects.filter(organization=tenant.org)
@@ -193,7 +213,7 @@ def test_redis_outage_degrades_and_nothing_is_lost(stack, tenant):
     )
     terminal_after = time.monotonic() - back
     unqueued = Generation.objects.filter(organization=tenant.org, error_code="queue_unavailable")
-    assert unqueued.count() >= len(refused) + len(page_refused)
+    assert unqueued.count() >= len(refused) + len(page_refused) + 1
     assert not unqueued.filter(pk__in=accepted).exists()
     assert set(
         GenerationCharge.objects.filter(generation_id__in=unqueued.values("pk")).values_list(
