@@ -29,6 +29,8 @@ import redis
 from django.conf import settings as django_settings
 from django.db import connection
 
+from tests.conftest import require_service
+
 BASE_DIR = Path(django_settings.BASE_DIR)
 
 
@@ -73,7 +75,7 @@ class PrivateRedis:
 
     def start(self) -> None:
         binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed"
+        require_service("redis-server (the binary)", binary is not None)
         with (self.dir / "redis.log").open("ab") as out:
             self.proc = subprocess.Popen(
                 [
@@ -127,7 +129,7 @@ class PrivatePostgres:
 
     def __init__(self):
         bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-        assert bins, "PostgreSQL server binaries (pg_ctl) are not installed"
+        require_service("PostgreSQL server binaries (pg_ctl)", bool(bins))
         self.bin = bins[-1].parent
         # The server refuses to run as root: then it runs as the "postgres" user, in a
         # directory of its own (pytest's tmp_path is private to root).
