@@ -48,7 +48,8 @@ def contrast(a: Rgb, b: Rgb) -> float:
 
 
 def mix(a: Rgb, b: Rgb, weight_of_a: float) -> Rgb:
-    return tuple(round(x * weight_of_a + y * (1 - weight_of_a)) for x, y in zip(a, b, strict=True))
+    r, g, b_ = (round(x * weight_of_a + y * (1 - weight_of_a)) for x, y in zip(a, b, strict=True))
+    return (r, g, b_)
 
 
 def _darken_until(colour: Rgb, backgrounds: tuple[Rgb, ...], ratio: float) -> Rgb:

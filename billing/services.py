@@ -76,12 +76,12 @@ class DailyCapReached(PaymentRequired):
     code = "daily_cap_reached"
     status = 429
 
-    @property
-    def retry_after(self) -> int:
-        """Seconds until the UTC day rolls over, when the cap resets."""
+    def __init__(self, message: str = "", **links: str):
+        super().__init__(message, **links)
+        # Seconds until the UTC day rolls over, when the cap resets.
         now = timezone.now()
         tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        return max(1, math.ceil((tomorrow - now).total_seconds()))
+        self.retry_after = max(1, math.ceil((tomorrow - now).total_seconds()))
 
 
 class PlanNotAllowed(BillingError):
@@ -230,7 +230,7 @@ def _credit_apply(
     organization: Organization,
     delta: int,
     kind: str,
-    generation_id=None,
+    generation_id: uuid.UUID | None = None,
     purchase: CreditPurchase | None = None,
     note: str = "",
     require_balance: bool = False,
@@ -272,6 +272,8 @@ def credits_grant(
     entry = _credit_apply(
         organization=organization, delta=quantity, kind=CreditEntry.Kind.GRANT, note=note
     )
+    if entry is None:  # cannot happen: only a debit with require_balance is refused
+        raise BillingError("The credits could not be granted.")
     audit_record(
         organization=organization,
         actor=actor,
@@ -507,14 +509,18 @@ def _reserve_platform(
     raise PaymentRequired(_payment_required_message(), buy=BUY_URL, upgrade=UPGRADE_URL)
 
 
-def charge_commit(*, organization, generation_id, charged_as: str = "") -> None:
+def charge_commit(
+    *, organization: Organization, generation_id: uuid.UUID, charged_as: str = ""
+) -> None:
     GenerationCharge.objects.filter(
         generation_id=generation_id, status=GenerationCharge.Status.RESERVED
     ).update(status=GenerationCharge.Status.COMMITTED, settled_at=timezone.now())
 
 
 @transaction.atomic
-def charge_release(*, organization, generation_id, charged_as: str = "") -> None:
+def charge_release(
+    *, organization: Organization, generation_id: uuid.UUID, charged_as: str = ""
+) -> None:
     """Give back what the generation's reservation took, exactly once."""
     released = GenerationCharge.objects.filter(
         generation_id=generation_id, status=GenerationCharge.Status.RESERVED
@@ -550,7 +556,7 @@ def billing_plan_assign(
     """Operator assignment (admin, or when billing is unconfigured). Calendar-month quota."""
     account = billing_account_for(organization)
     account = BillingAccount.objects.select_for_update().get(pk=account.pk)
-    old = account.plan.slug if account.plan_id else "free"
+    old = account.plan.slug if account.plan is not None else "free"
     account.plan = plan if plan is not None and plan.slug != "free" else None
     account.plan_source = (
         BillingAccount.PlanSource.MANUAL if account.plan_id else BillingAccount.PlanSource.FREE

@@ -876,7 +876,7 @@ def _result_destination(step_text: str, name: str) -> bool:
         r"(?:\w+\s+){0,2}?" + re.escape(name.lower()) + r"\s*[.!]?\s*$",
         step_text.lower(),
     )
-    return bool(m) and not SOURCE_LINK.search(m.group("between"))
+    return m is not None and not SOURCE_LINK.search(m.group("between"))
 
 
 def _trailing_destination(step_text: str, name: str) -> bool:

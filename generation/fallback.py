@@ -114,7 +114,7 @@ class PlannedTask:
 # --------------------------------------------------------------------------- helpers
 
 
-def _kind_data(kind: str) -> dict:
+def _kind_data(kind: str) -> dict[str, Any]:
     kinds = roles_data()["kinds"]
     return kinds.get(kind) or kinds["research"]
 
@@ -264,6 +264,7 @@ def _first_reader(tasks: list[PlannedTask]) -> PlannedTask:
 def _attach_inputs(analysis: Analysis, tasks: list[PlannedTask], inputs: dict[str, str]) -> None:
     named = {f.name: f for f in analysis.files}
     attached = {name for t in tasks for name in t.files}
+    f: NamedFile | None
     for f in analysis.input_files:
         if f.name not in attached:
             _first_reader(tasks).files.append(f.name)
@@ -346,6 +347,7 @@ def _attach_services(
     analysis: Analysis, tasks: list[PlannedTask], integrations: list[dict[str, str]]
 ) -> None:
     catalogue = services_catalogue()
+    t: PlannedTask | None
     for service in analysis.services:
         spec = catalogue.get(service.key, {})
         tools = spec.get("tools", {}) or {}
@@ -589,7 +591,7 @@ def build_design(analysis: Analysis, *, blueprint: dict | None = None) -> dict[s
     if analysis.schedule:
         summary_bits.append(f"runs {analysis.schedule.description}")
     title = subject if subject != "the topic" else "Research crew"
-    data: dict[str, Any] = {
+    data = {
         "name": name,
         "title": title[:100],
         "summary": ("Built-in designer: " + "; ".join(summary_bits) + ".")[:1000],

@@ -318,8 +318,8 @@ def fit_report(analysis: Analysis, design: CrewDesign) -> FitReport:
         native = [re.escape(n) for n in names if not n.isascii()]
         if native:  # "日本語で書いてください" names the language in its own script
             pattern += "|" + "|".join(native)
-        rule = re.compile(pattern)
-        without = [t.id for t in design.tasks if not rule.search(t.description.lower())]
+        language_rule = re.compile(pattern)
+        without = [t.id for t in design.tasks if not language_rule.search(t.description.lower())]
         items.append(
             FitItem(
                 "language",

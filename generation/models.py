@@ -6,6 +6,7 @@ State lives here as TextChoices; every transition is made by ``generation/servic
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -143,6 +144,10 @@ class Generation(models.Model):
         NONE = "none", "Not charged"
 
     FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED)
+
+    # Not stored: set on the instance a run claims (generation/services.py ``_claim``).
+    run_deadline: datetime
+    stage_started: float  # time.monotonic() when the current stage began
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(

@@ -22,6 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -41,10 +42,10 @@ from crewbuilder.metrics import GENERATION_STAGE_SECONDS
 from crewbuilder.outage import unavailable_response
 from crewbuilder.redaction import scrub_key
 from generation import selectors
-from generation.checks import FIT_CHECK, run_checks
-from generation.design import DesignInvalid, validate_design
+from generation.checks import FIT_CHECK, CheckResult, run_checks
+from generation.design import CrewDesign, DesignInvalid, validate_design
 from generation.designer import DesignResult, design_crew, requirement_analysis
-from generation.fit import fit_report
+from generation.fit import FitReport, fit_report
 from generation.models import CrewTemplate, Generation, LlmModel
 from generation.packaging import build_zip
 from generation.providers import DEFAULT_MODELS, ProviderError
@@ -394,7 +395,7 @@ QUEUE_UNAVAILABLE_MESSAGE = (
 )
 
 
-def _enqueue_on_commit(generation_id, *, refuse_unqueued: bool = False) -> None:
+def _enqueue_on_commit(generation_id: uuid.UUID | str, *, refuse_unqueued: bool = False) -> None:
     """Queue the run once the generation's row is committed.
 
     ``refuse_unqueued`` (a user is waiting on the answer): when the broker cannot be
@@ -417,7 +418,7 @@ def _enqueue_on_commit(generation_id, *, refuse_unqueued: bool = False) -> None:
     transaction.on_commit(enqueue)
 
 
-def generation_enqueue_failed(*, generation_id) -> None:
+def generation_enqueue_failed(*, generation_id: uuid.UUID | str) -> None:
     """The run could not be queued: fail the generation (its charge is released exactly
     once by ``generation_fail``) and free its idempotency key for the client's retry."""
     generation_fail(
@@ -431,7 +432,7 @@ def generation_enqueue_failed(*, generation_id) -> None:
 # --------------------------------------------------------------------------- run
 
 
-def _claim(generation_id, token: uuid.UUID) -> Generation | None:
+def _claim(generation_id: uuid.UUID | str, token: uuid.UUID) -> Generation | None:
     """Take the generation for this run, or None when there is nothing to do."""
     with transaction.atomic():
         g = (
@@ -468,7 +469,7 @@ def _claim(generation_id, token: uuid.UUID) -> Generation | None:
         return g
 
 
-def _advance(g: Generation, token: uuid.UUID, stage: str) -> None:
+def _advance(g: Generation, token: uuid.UUID, stage: Generation.Stage) -> None:
     """Persist a real stage transition at once (the page polls it), only while this run
     still holds the claim. A run past its deadline stops here: the thread pool cannot
     enforce Celery's time limits, so the service does (see README "Generation")."""
@@ -571,7 +572,7 @@ def _record_usage(g: Generation, usage: _Usage) -> dict:
     }
 
 
-def generation_run(*, generation_id) -> Generation | None:
+def generation_run(*, generation_id: uuid.UUID | str) -> Generation | None:
     """Run a queued generation to the end (the Celery task's body).
 
     Succeeds, fails honestly (checks failing twice, a known run error), or stops with
@@ -586,8 +587,10 @@ def generation_run(*, generation_id) -> Generation | None:
     key: ResolvedKey | None = None
     try:
         key = _run_key(g)
-        blueprint = g.template.blueprint if g.template_id and g.template.blueprint else None
-        design_args = {
+        blueprint = (
+            g.template.blueprint if g.template is not None and g.template.blueprint else None
+        )
+        design_args: dict[str, Any] = {
             "requirement": g.requirement,
             "key": key,
             "model": g.model if key is not None else None,
@@ -702,19 +705,19 @@ def generation_run(*, generation_id) -> Generation | None:
 
 
 class _ChecksFailed(Exception):  # noqa: N818
-    def __init__(self, checks):
+    def __init__(self, checks: list[CheckResult]) -> None:
         self.checks = checks
         super().__init__("checks failed")
 
 
 class _DoesNotFit(Exception):  # noqa: N818
-    def __init__(self, checks, report):
+    def __init__(self, checks: list[CheckResult], report: FitReport) -> None:
         self.checks = checks
         self.report = report
         super().__init__("design does not fit")
 
 
-def _checks_json(checks) -> list[dict]:
+def _checks_json(checks: list[CheckResult]) -> list[dict[str, Any]]:
     return [{"name": c.name, "passed": bool(c.passed), "message": c.message} for c in checks]
 
 
@@ -727,7 +730,9 @@ def _save_usage(g: Generation, token: uuid.UUID, usage: _Usage) -> None:
                 Generation.objects.filter(pk=g.pk).update(**fields)
 
 
-def _ask_questions(g: Generation, token: uuid.UUID, questions: list[str], usage: _Usage):
+def _ask_questions(
+    g: Generation, token: uuid.UUID, questions: list[str], usage: _Usage
+) -> Generation:
     with transaction.atomic():
         locked = Generation.objects.select_for_update().get(pk=g.pk)
         if locked.run_token != token or locked.is_finished:
@@ -747,7 +752,18 @@ def _ask_questions(g: Generation, token: uuid.UUID, questions: list[str], usage:
 
 
 @transaction.atomic
-def _finish(g, token, *, design, files, checks, zip_data, usage, key, warning="") -> Generation:
+def _finish(
+    g: Generation,
+    token: uuid.UUID,
+    *,
+    design: CrewDesign,
+    files: dict[str, str],
+    checks: list[CheckResult],
+    zip_data: bytes,
+    usage: _Usage,
+    key: ResolvedKey | None,
+    warning: str = "",
+) -> Generation:
     locked = (
         Generation.objects.select_for_update(of=("self",))
         .select_related("organization", "user")
@@ -788,7 +804,7 @@ def _finish(g, token, *, design, files, checks, zip_data, usage, key, warning=""
 
 def generation_fail(
     *,
-    generation_id,
+    generation_id: uuid.UUID | str,
     code: str,
     message: str,
     run_token: uuid.UUID | None = None,
@@ -841,7 +857,11 @@ def generation_fail(
 
 
 def generation_retry_scheduled(
-    *, generation_id, run_token: uuid.UUID, delay_seconds: float, error: ProviderError
+    *,
+    generation_id: uuid.UUID | str,
+    run_token: uuid.UUID,
+    delay_seconds: float,
+    error: ProviderError,
 ) -> None:
     """Put the generation back in the queue while the task waits to retry, telling the
     user why (shown on the page; the API keeps showing ``queued``)."""
@@ -918,7 +938,9 @@ def generations_expire_unanswered(*, older_than: timedelta | None = None) -> lis
 
 
 @transaction.atomic
-def generation_answer_questions(*, generation: Generation, user, answers: dict[str, str]):
+def generation_answer_questions(
+    *, generation: Generation, user: User, answers: dict[str, str]
+) -> Generation:
     """Record the user's answers to the designer's questions and queue the generation
     again. ``answers`` maps each question to its answer; every question needs one."""
     _require_role(user=user, organization=generation.organization, capability=Cap.GENERATE)
@@ -950,12 +972,12 @@ def generation_answer_questions(*, generation: Generation, user, answers: dict[s
 @transaction.atomic
 def crew_template_create(
     *,
-    organization,
-    actor,
+    organization: Organization,
+    actor: User,
     name: str,
     description: str = "",
     requirement: str = "",
-    blueprint: dict | None = None,
+    blueprint: dict[str, Any] | None = None,
 ) -> CrewTemplate:
     """Save an organisation template (plans with ``custom_templates`` only)."""
     _require_role(user=actor, organization=organization, capability=Cap.GENERATE)
@@ -1001,8 +1023,8 @@ def crew_template_create(
 
 
 @transaction.atomic
-def crew_template_delete(*, template: CrewTemplate, actor) -> None:
-    if template.organization_id is None:
+def crew_template_delete(*, template: CrewTemplate, actor: User) -> None:
+    if template.organization is None:
         raise PermissionDenied("Starter templates cannot be deleted.")
     _require_role(user=actor, organization=template.organization, capability=Cap.GENERATE)
     audit_record(

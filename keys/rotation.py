@@ -79,7 +79,7 @@ def data_keys_rotate(*, batch_size: int = 100, max_batches: int | None = None) -
                         continue
                     row.save(update_fields=["wrapped_key", "master_key_id", "rotated_at"])
                     report.rewrapped += 1
-                    if model is OrganizationDataKey:
+                    if isinstance(row, OrganizationDataKey):
                         audit_record(
                             organization=row.organization,
                             actor=None,

@@ -84,7 +84,10 @@ def _private_key(row: TransportKey) -> rsa.RSAPrivateKey:
         der = backend_for(row.master_key_id).unwrap(
             wrapped=wrapped, key_id=row.master_key_id, context=transport_context(row.kid)
         )
-        private = serialization.load_der_private_key(der, password=None)
+        loaded = serialization.load_der_private_key(der, password=None)
+        if not isinstance(loaded, rsa.RSAPrivateKey):
+            raise TypeError(f"transport key {row.kid} is not an RSA key")
+        private = loaded
         _private_cache.clear()
         _private_cache[cache_key] = private
     return private

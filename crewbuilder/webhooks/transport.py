@@ -82,7 +82,7 @@ def resolve_checked(host: str, port: int) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise Blocked(f"could not resolve {host}") from exc
-    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses:
         raise Blocked(f"could not resolve {host}")
     for address in addresses:
@@ -127,14 +127,18 @@ def post(*, url: str, body: bytes, headers: dict[str, str]) -> Reply:
     parts = urlsplit(url)
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
-    address = resolve_checked(parts.hostname, port)
+    host = parts.hostname
+    if not host:  # url_validate accepts no URL without one
+        raise Blocked("the URL has no host")
+    address = resolve_checked(host, port)
     timeout = settings.CREWBUILDER_WEBHOOK_TIMEOUT_SECONDS
+    conn: http.client.HTTPConnection
     if https:
         conn = _PinnedHTTPSConnection(
-            parts.hostname, port, address=address, timeout=timeout, context=_tls_context()
+            host, port, address=address, timeout=timeout, context=_tls_context()
         )
     else:
-        conn = _PinnedHTTPConnection(parts.hostname, port, address=address, timeout=timeout)
+        conn = _PinnedHTTPConnection(host, port, address=address, timeout=timeout)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
