@@ -189,6 +189,7 @@ def _admin_login(request: HttpRequest, extra_context=None) -> HttpResponse:
     )
 
 
-admin.site.login = _admin_login
+# The admin login goes through allauth's form (and its throttle).
+admin.site.login = _admin_login  # type: ignore[method-assign]
 admin.site.site_header = "CrewBuilder operations"
 admin.site.site_title = "CrewBuilder operations"

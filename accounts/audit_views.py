@@ -87,7 +87,7 @@ def _rows(queryset) -> Iterator[str]:
 
 @login_required
 @require_GET
-def audit_export(request: HttpRequest) -> HttpResponse:
+def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     if (denied := _forbidden(request)) is not None:
         return denied
     form = AuditFilterForm(request.GET)

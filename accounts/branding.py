@@ -52,10 +52,10 @@ def logo_to_png(data: bytes) -> bytes:
             probe.verify()
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-            image = image.convert("RGBA")
-            image.thumbnail((LOGO_OUTPUT_MAX_SIDE, LOGO_OUTPUT_MAX_SIDE))
+            rgba = image.convert("RGBA")
+            rgba.thumbnail((LOGO_OUTPUT_MAX_SIDE, LOGO_OUTPUT_MAX_SIDE))
             out = io.BytesIO()
-            image.save(out, format="PNG", optimize=True)
+            rgba.save(out, format="PNG", optimize=True)
     except (
         UnidentifiedImageError,
         Image.DecompressionBombError,
@@ -111,12 +111,13 @@ def custom_domains() -> frozenset[str]:
 def _custom_domains_from_database() -> frozenset[str]:
     from accounts.models import OrganizationBranding
 
-    return frozenset(
+    domains = (
         OrganizationBranding.objects.exclude(custom_domain__isnull=True)
         .exclude(custom_domain="")
         .filter(domain_verified_at__isnull=False)
         .values_list("custom_domain", flat=True)
     )
+    return frozenset(domain for domain in domains if domain)
 
 
 def forget_custom_domains() -> None:

@@ -134,7 +134,7 @@ def branding_domain_verify(*, organization: Organization, actor: User) -> Organi
     if branding is None and OrganizationBranding.objects.filter(organization=organization).exists():
         raise PermissionDenied("White-label branding is part of the Enterprise plan.")
     domain = pending_domain(branding) if branding is not None else ""
-    if not domain:
+    if branding is None or not domain:
         raise ValidationError({"custom_domain": "Enter a custom domain and save it first."})
     token = branding_domain_token(branding)
     try:

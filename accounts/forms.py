@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 from django import forms
 
@@ -20,9 +21,8 @@ class InvitationForm(forms.Form):
         super().__init__(*args, **kwargs)
         if grantable is not None:
             # Offer only what the inviter may grant; the service re-checks regardless.
-            self.fields["role"].choices = [
-                (value, label) for value, label in self.fields["role"].choices if value in grantable
-            ]
+            role = cast(forms.ChoiceField, self.fields["role"])
+            role.choices = [(r.value, r.label) for r in INVITABLE_ROLES if r.value in grantable]
 
 
 class RoleForm(forms.Form):
@@ -119,6 +119,6 @@ class UsagePeriodForm(forms.Form):
         choices=[(7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days")],
         coerce=int,
         required=False,
-        empty_value=30,
+        empty_value=30,  # type: ignore[arg-type]  # the stubs allow only str; Django any value
         error_messages={"invalid_choice": "Choose 7, 30 or 90 days."},
     )

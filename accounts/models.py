@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -9,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **extra):
@@ -34,12 +35,14 @@ class UserManager(BaseUserManager):
 class User(AbstractUser):
     """A person. Email is the login; everything a user owns hangs off an Organization."""
 
-    username = None
+    # Email is the login: no username field, and a manager that creates users by email
+    # (django-stubs types AbstractUser with a username and auth's own UserManager).
+    username = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return self.email

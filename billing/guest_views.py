@@ -65,9 +65,9 @@ def guest_start(request: HttpRequest) -> HttpResponse:
                 result_url=request.build_absolute_uri("/try/") + "{token}/",
                 cancel_url=request.build_absolute_uri(reverse("billing:guest_start")),
             )
-            response = HttpResponseRedirect(url)
-            response.status_code = 303
-            return response
+            redirect_303 = HttpResponseRedirect(url)
+            redirect_303.status_code = 303
+            return redirect_303
         except ValidationError as exc:
             _apply(form, exc)
         except guest.GuestRateLimited as exc:

@@ -322,7 +322,7 @@ def _apply_subscription(sub: dict, *, event_created: datetime, refetched: bool) 
     current = account.stripe_subscription_id
     if current and current != sub_id and status in ENDED_STATUSES:
         return StripeEvent.Status.IGNORED, "an earlier subscription ended"
-    old_plan = account.plan.slug if account.plan_id else "free"
+    old_plan = account.plan.slug if account.plan is not None else "free"
     account.stripe_subscription_id = sub_id
     account.subscription_status = status
     account.cancel_at_period_end = bool(sub.get("cancel_at_period_end"))
@@ -340,7 +340,7 @@ def _apply_subscription(sub: dict, *, event_created: datetime, refetched: bool) 
     account.subscription_synced_at = synced
     account.updated_at = timezone.now()
     account.save()
-    new_plan = account.plan.slug if account.plan_id else "free"
+    new_plan = account.plan.slug if account.plan is not None else "free"
     if new_plan != old_plan:
         audit_record(
             organization=account.organization,

@@ -87,7 +87,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """``handler500``: Django calls it while handling the exception, so it is still
     ``sys.exc_info()`` here."""
     exc = sys.exc_info()[1]
-    if exc is not None and unavailable(exc):
-        unavailable_response(unavailable(exc), exc)
+    dependency = unavailable(exc) if exc is not None else None
+    if exc is not None and dependency:
+        unavailable_response(dependency, exc)
         return unavailable_page()
     return defaults.server_error(request)

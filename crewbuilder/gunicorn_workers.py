@@ -79,14 +79,14 @@ def json_error_bytes(status: int, reason: str) -> bytes:
 class JsonErrorsMixin:
     def handle_error(self, req, client, addr, exc):
         capture = _Capture(client)
-        super().handle_error(req, capture, addr, exc)  # type: ignore[misc]
+        super().handle_error(req, capture, addr, exc)
         if not capture.data:
             return
         status, reason = _status_of(capture.data)
         try:
             util.write_nonblock(client, json_error_bytes(status, reason))
         except Exception:  # noqa: BLE001 - the client is gone; gunicorn does the same
-            self.log.debug("Failed to send error message.")  # type: ignore[attr-defined]
+            self.log.debug("Failed to send error message.")
 
 
 class JsonErrorThreadWorker(JsonErrorsMixin, ThreadWorker):

@@ -7,14 +7,17 @@ redaction as our logs (``crewbuilder.redaction``) over the whole event.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crewbuilder.redaction import REDACTED, redact_mapping
+
+if TYPE_CHECKING:
+    from sentry_sdk.types import Event, Hint
 
 _DROP_HEADERS = {"cookie", "authorization", "x-csrftoken", "proxy-authorization"}
 
 
-def before_send(event: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
+def before_send(event: Event, hint: Hint | None = None) -> Event:
     """Scrub an event: drop cookies, bodies and auth headers, redact secret-looking text."""
     request = event.get("request")
     if isinstance(request, dict):

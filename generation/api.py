@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import Any
 
 from django.http import HttpResponse
 from django.utils.crypto import salted_hmac
@@ -122,7 +123,8 @@ class GenerationSerializer(serializers.Serializer):
 
 def request_fingerprint(data: dict) -> str:
     """SHA-256 of the canonical JSON of a validated create body (api_key HMAC'd first)."""
-    body = {name: data.get(name) for name in GenerationCreateSerializer().fields}
+    names: list[str] = list(GenerationCreateSerializer().fields.keys())
+    body: dict[str, Any] = {name: data.get(name) for name in names}
     if body.get("api_key"):
         body["api_key"] = (
             "hmac:"

@@ -149,7 +149,7 @@ def generation_list(request: HttpRequest) -> HttpResponse:
 
 def _stages(g: Generation) -> list[dict]:
     current = g.stage
-    order = {stage: i for i, stage in enumerate(STAGES)}
+    order: dict[str, int] = {stage: i for i, stage in enumerate(STAGES)}
     position = order.get(current, -1)
     rows = []
     for stage in STAGES:

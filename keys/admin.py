@@ -54,7 +54,8 @@ class ProviderKeyAdmin(ReadOnlyAdmin):
         "created_at",
         "updated_at",
     ]
-    readonly_fields = fields
+    # every field is read-only (django-stubs types fields as possibly nested, these not)
+    readonly_fields = fields  # type: ignore[assignment]
 
 
 @admin.register(OrganizationDataKey)
@@ -64,11 +65,13 @@ class OrganizationDataKeyAdmin(ReadOnlyAdmin):
     search_fields = ["organization__name"]
     list_select_related = ["organization"]
     fields = ["organization", "master_key_id", "created_at", "rotated_at"]
-    readonly_fields = fields
+    # every field is read-only (django-stubs types fields as possibly nested, these not)
+    readonly_fields = fields  # type: ignore[assignment]
 
 
 @admin.register(TransportKey)
 class TransportKeyAdmin(ReadOnlyAdmin):
     list_display = ["kid", "master_key_id", "created_at", "rotated_at"]
     fields = ["kid", "master_key_id", "public_jwk", "created_at", "rotated_at"]
-    readonly_fields = fields
+    # every field is read-only (django-stubs types fields as possibly nested, these not)
+    readonly_fields = fields  # type: ignore[assignment]

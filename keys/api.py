@@ -24,7 +24,8 @@ ORGANIZATION_SCOPE = ProviderKey.Scope.ORGANIZATION
 class KeyCreateSerializer(serializers.Serializer):
     provider = StrictChoiceField(choices=PROVIDERS)
     api_key = StrictCharField(write_only=True, max_length=512, style={"input_type": "password"})
-    label = StrictCharField(required=False, allow_blank=True, max_length=80, default="")
+    # a field named like Field.label: DRF's serializer metaclass takes declared fields out
+    label = StrictCharField(required=False, allow_blank=True, max_length=80, default="")  # type: ignore[assignment]
     replace = StrictBooleanField(
         required=False,
         default=False,
@@ -39,7 +40,7 @@ class KeySerializer(serializers.Serializer):
 
     id = serializers.IntegerField()
     provider = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # (as above)
     masked = serializers.CharField(help_text='e.g. "sk-…a1b2"')
     fingerprint = serializers.CharField()
     status = serializers.CharField()

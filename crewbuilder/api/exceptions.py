@@ -53,7 +53,7 @@ DEFAULT_MESSAGES = {
     413: "The request body is too large.",
     429: "Too many requests. Retry after the number of seconds in Retry-After.",
     500: "Something went wrong on our side. The error has been logged.",
-    503: ServiceUnavailable.__doc__,
+    503: ServiceUnavailable.__doc__ or "A service we depend on is unavailable.",
 }
 
 
@@ -151,10 +151,12 @@ def api_exception_handler(exc, context) -> Response | None:
         exc = exceptions.PermissionDenied(*exc.args)
     if not isinstance(exc, exceptions.APIException):
         return None  # a real bug: Django logs it and the middleware answers a 500 envelope
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    wait = getattr(exc, "wait", None)
+    if wait:
+        headers["Retry-After"] = str(max(1, math.ceil(wait)))
     status_code = exc.status_code
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)

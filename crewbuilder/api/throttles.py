@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from functools import lru_cache
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -107,7 +108,8 @@ class TokenAndOrganizationThrottle(BaseThrottle):
             ("api_token", token.prefix),
             ("api_org", str(token.organization.uuid)),
         ):
-            rate = parse_rate(rates.get(scope))
+            # rates are strings such as "120/min" (the stubs type them as numbers)
+            rate = parse_rate(cast("str | None", rates.get(scope)))
             if rate is None:
                 continue
             limit, window = rate

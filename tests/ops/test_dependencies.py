@@ -26,6 +26,11 @@ USED_WITHOUT_IMPORT = {
     "pytest-django": "pytest plugin (settings, db fixtures)",
     "pytest-xdist": "pytest plugin: one test process per core (`make test`)",
     "ruff": "linter and formatter (.ci/run)",
+    "mypy": "type checker (.ci/run)",
+    "django-stubs": "types for mypy",
+    "djangorestframework-stubs": "types for mypy",
+    "types-pyyaml": "types for mypy",
+    "types-requests": "types for mypy",
 }
 
 
