@@ -14,10 +14,11 @@ import zipfile
 from datetime import UTC
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import hooks
+from accounts.branding import forget_custom_domains
 from accounts.models import (
     ApiToken,
     AuditEvent,
@@ -29,6 +30,7 @@ from accounts.models import (
 )
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
+from accounts.signals import member_left, organization_deleting, user_deleting
 
 EXPORT_FORMAT_VERSION = 1
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -163,26 +165,16 @@ def account_deletion_blockers(*, user: User) -> list[Organization]:
     return blockers
 
 
-def _call_if_present(module: str, name: str, **kwargs) -> bool:
-    """Call another app's GDPR service when it exists (returns whether it was called)."""
-    import importlib
-
-    fn = getattr(importlib.import_module(module), name, None)
-    if fn is None:
-        return False
-    fn(**kwargs)
-    return True
-
-
 @transaction.atomic
 def organization_delete(
     *, organization: Organization, actor: User | None, confirm_name: str | None = None
 ) -> None:
     """Delete an organisation and everything it owns.
 
-    Order: the Stripe subscription is cancelled (so nobody is billed for a deleted
-    workspace), the organisation's data key is destroyed (every stored provider key becomes
-    unreadable even in backups), other apps' hooks run, then the rows are deleted. A
+    Inside one transaction the apps above react to ``organization_deleting``: the Stripe
+    subscription is cancelled (so nobody is billed for a deleted workspace; when Stripe
+    cannot, nothing is deleted), the organisation's data key is destroyed (every stored
+    provider key becomes unreadable even in backups); then the rows are deleted. A
     system-level audit row (no organisation) keeps the fact of the deletion."""
     if actor is not None and not can(
         role_of(user=actor, organization=organization), Cap.DELETE_ORG
@@ -192,29 +184,16 @@ def organization_delete(
         raise ValidationError({"confirm": "Type the organisation's name exactly to confirm."})
     org_id, name, uuid = organization.pk, organization.name, str(organization.uuid)
     Organization.objects.select_for_update().filter(pk=org_id).first()
-    from billing.stripe_gateway import GatewayError
-
-    try:
-        cancelled = _call_if_present(
-            "billing.services",
-            "subscription_cancel_for_deletion",
-            organization=organization,
-            actor=actor,
-        )
-    except GatewayError as exc:
-        # Nobody may keep being billed for a deleted workspace: stop here, delete nothing.
-        raise ValidationError(
-            "Stripe could not cancel the subscription just now, so nothing was deleted. "
-            "Try again in a minute."
-        ) from exc
-    shredded = _call_if_present(
-        "keys.services", "organization_keys_crypto_shred", organization=organization, actor=actor
-    )
-    hooks.organization_deleting(organization=organization, actor=actor)
+    # Each app erases what it holds: billing cancels the subscription (a ValidationError
+    # when Stripe cannot, and nothing is deleted) and removes the credit ledger, keys
+    # destroys the data key. Their answers are facts for the audit row.
+    facts = {"subscription_cancelled": False, "keys_crypto_shredded": False}
+    for _receiver, answer in organization_deleting.send(
+        sender=Organization, organization=organization, actor=actor
+    ):
+        facts.update(answer or {})
     members = Membership.objects.filter(organization=organization).count()
     _delete_rows(organization)
-    from accounts.branding import forget_custom_domains
-
     transaction.on_commit(forget_custom_domains)
     audit_record(
         organization=None,
@@ -224,26 +203,16 @@ def organization_delete(
             "organization_id": uuid,
             "name": name,
             "members": members,
-            "subscription_cancelled": cancelled,
-            "keys_crypto_shredded": shredded,
+            **facts,
         },
     )
 
 
 def _delete_rows(organization: Organization) -> None:
-    # Ledger rows protect their purchases; remove the ledger before the cascade reaches both.
-    try:
-        from billing.models import CreditEntry
-
-        CreditEntry.objects.filter(organization=organization).delete()
-    except ImportError:
-        pass
     branding = OrganizationBranding.objects.filter(organization=organization).first()
     logo_name = branding.logo.name if branding is not None and branding.logo else ""
     organization.delete()
     if logo_name:
-        from django.core.files.storage import default_storage
-
         transaction.on_commit(lambda: default_storage.delete(logo_name))
 
 
@@ -259,7 +228,7 @@ def user_delete(*, user: User, actor: User) -> None:
             f"You are the last owner of {names}. Make someone else owner or delete "
             "the organisation first."
         )
-    _call_if_present("keys.services", "user_keys_delete", user=user, actor=actor)
+    user_deleting.send(sender=User, user=user, actor=actor)
     for m in list(Membership.objects.filter(user=user).select_related("organization")):
         org = m.organization
         if not _others_in(org, user):
@@ -273,7 +242,7 @@ def user_delete(*, user: User, actor: User) -> None:
             target=None,
             metadata={"reason": "account deleted", "role": m.role},
         )
-        hooks.member_left(organization=org, user=user)
+        member_left.send(sender=Organization, organization=org, user=user)
     pseudonym = f"deleted user #{user.pk}"
     AuditEvent.objects.filter(actor=user).update(actor_label=pseudonym)
     AuditEvent.objects.filter(actor_label=user.email).update(actor_label=pseudonym)

@@ -37,6 +37,7 @@ from accounts.models import (
     User,
 )
 from accounts.permissions import INVITABLE_ROLES, Cap, can, can_grant
+from accounts.signals import member_left
 from crewbuilder.redaction import redact_mapping
 
 
@@ -374,9 +375,7 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
         target=user,
         metadata={"role": membership.role},
     )
-    from accounts import hooks
-
-    hooks.member_left(organization=org, user=user)
+    member_left.send(sender=Organization, organization=org, user=user)
 
 
 @transaction.atomic

@@ -4,8 +4,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts import token_views
 from crewbuilder import metrics_views, views
+from crewbuilder.api import token_views
 
 urlpatterns = [
     path("", views.landing, name="landing"),

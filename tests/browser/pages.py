@@ -160,7 +160,7 @@ class World:
 
     @cached_property
     def api_token(self):
-        from accounts.tokens import api_token_create
+        from crewbuilder.api.tokens import api_token_create
 
         return api_token_create(organization=self.org, actor=self.owner, name="Reporting sync")
 

@@ -21,7 +21,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import ApiToken
-from accounts.tokens import api_token_create
+from crewbuilder.api.tokens import api_token_create
 from crewbuilder.logging import JsonFormatter, RedactSecretsFilter
 from generation.models import Generation
 from keys import services as keys

@@ -30,10 +30,10 @@ from rest_framework.response import Response
 
 from accounts.permissions import Cap
 from accounts.selectors import get_for_org_or_404
-from accounts.tokens import api_token_billing_account
 from crewbuilder.api.exceptions import Conflict
 from crewbuilder.api.fields import StrictCharField, StrictChoiceField, StrictSlugField
 from crewbuilder.api.pagination import NewestFirstPagination
+from crewbuilder.api.tokens import api_token_billing_account
 from crewbuilder.api.views import TokenAPIView
 from generation import selectors, services
 from generation.models import Generation
