@@ -4,8 +4,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from billing import urls as billing_urls
 from crewbuilder import metrics_views, views
 from crewbuilder.api import token_views
+from generation import guest_urls
 
 urlpatterns = [
     path("", views.landing, name="landing"),
@@ -15,7 +17,8 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("keys.urls")),
-    path("", include("billing.urls")),
+    # The /try/ pages (generation's) keep the ``billing:`` URL names they were born with.
+    path("", include((billing_urls.urlpatterns + guest_urls.urlpatterns, "billing"))),
     path("", include("generation.urls")),
     path("", include("crewbuilder.webhooks.urls")),
     path("settings/api-tokens/", token_views.api_tokens, name="api_tokens"),
