@@ -35,6 +35,7 @@ from accounts.services import audit_record, role_of
 from billing import services as billing
 from billing.selectors import entitlements_for
 from crewbuilder.metrics import GENERATION_STAGE_SECONDS
+from crewbuilder.providers import DEFAULT_MODELS, PROVIDERS, ProviderError
 from crewbuilder.redaction import scrub_key
 from generation import selectors
 from generation.checks import FIT_CHECK, run_checks
@@ -43,7 +44,6 @@ from generation.designer import DesignResult, design_crew, requirement_analysis
 from generation.fit import fit_report
 from generation.models import CrewTemplate, Generation, LlmModel
 from generation.packaging import build_zip
-from generation.providers import DEFAULT_MODELS, PROVIDERS, ProviderError
 from generation.renderer import render_project
 from generation.signals import generation_outcome_on_commit
 from keys import services as keys

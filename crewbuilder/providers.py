@@ -1,6 +1,10 @@
 """Every call to an LLM provider goes through this module (the only importer of the
 ``openai`` and ``anthropic`` SDKs). Base URLs come from settings so tests and proxies can
 point the official SDKs at another server.
+
+It stands on the ground floor beside ``crewbuilder.metrics`` and ``crewbuilder.redaction``
+(it imports no app): keys calls ``verify_key`` (a key's Test and the scheduled re-check)
+and generation calls ``request_design``, both through this one seam.
 """
 
 from __future__ import annotations
