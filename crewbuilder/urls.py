@@ -4,9 +4,12 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import urls as accounts_urls
 from billing import urls as billing_urls
 from crewbuilder import metrics_views, views
 from crewbuilder.api import token_views
+from crewbuilder.privacy import urls as privacy_urls
+from crewbuilder.reporting import urls as reporting_urls
 from generation import guest_urls
 
 urlpatterns = [
@@ -15,9 +18,18 @@ urlpatterns = [
     path("metrics", metrics_views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
-    path("", include("accounts.urls")),
+    # Pages that moved up a floor keep the URL names they were born with (``accounts:``,
+    # ``billing:``): templates, emails and reverse() calls use them.
+    path(
+        "",
+        include(
+            (
+                accounts_urls.urlpatterns + reporting_urls.urlpatterns + privacy_urls.urlpatterns,
+                "accounts",
+            )
+        ),
+    ),
     path("", include("keys.urls")),
-    # The /try/ pages (generation's) keep the ``billing:`` URL names they were born with.
     path("", include((billing_urls.urlpatterns + guest_urls.urlpatterns, "billing"))),
     path("", include("generation.urls")),
     path("", include("crewbuilder.webhooks.urls")),
