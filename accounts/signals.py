@@ -20,6 +20,12 @@ connects a receiver to one of these signals (in its ``AppConfig.ready``):
     sent inside the account deletion transaction before the user's memberships end: keys
     deletes the user's personal provider keys.
 
+``plan_entitlements_requested(sender=Organization, organization)``
+    asked, not announced: accounts needs the plan's answer for an organisation (the seat
+    limit when inviting, white-label for branding) and billing, the floor that owns plans,
+    answers with its ``Entitlements`` (read-only; ``accounts.selectors.plan_entitlements``
+    is the one caller).
+
 Receivers are called in connection order and an exception in one aborts the change (the
 signals are sent with ``send``, not ``send_robust``): a side effect that must happen
 together with the change happens or the change does not.
@@ -32,3 +38,4 @@ from django.dispatch import Signal
 member_left = Signal()
 organization_deleting = Signal()
 user_deleting = Signal()
+plan_entitlements_requested = Signal()

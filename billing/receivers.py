@@ -7,8 +7,8 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts.models import Organization
-from accounts.signals import organization_deleting
-from billing import services
+from accounts.signals import organization_deleting, plan_entitlements_requested
+from billing import selectors, services
 from billing.models import CreditEntry
 from billing.stripe_gateway import GatewayError
 
@@ -35,3 +35,8 @@ def _on_organization_deleting(sender, *, organization: Organization, actor, **kw
     # Ledger rows protect their purchases; remove the ledger before the cascade reaches both.
     CreditEntry.objects.filter(organization=organization).delete()
     return {"subscription_cancelled": True}
+
+
+@receiver(plan_entitlements_requested, dispatch_uid="billing.plan_entitlements_requested")
+def _on_plan_entitlements_requested(sender, *, organization: Organization, **kwargs):
+    return selectors.entitlements_for(organization)
