@@ -12,5 +12,6 @@ class KeysConfig(AppConfig):
         from keys.crypto import master_key_ring
 
         # A malformed CREWBUILDER_ENCRYPTION_KEYS stops the process at start-up, not at the
-        # first request that needs a key.
+        # first request that needs a key; without it (embedded default, tests) this creates
+        # the local key file (keys/crypto.py dev_master_keys), never the settings import.
         master_key_ring()
