@@ -22,13 +22,30 @@ from typing import Any
 import anthropic
 import openai
 from django.conf import settings
+from django.db import models
 
 from crewbuilder.metrics import PROVIDER_ERRORS, PROVIDER_REQUEST_SECONDS
 from crewbuilder.redaction import scrub_key
 
 logger = logging.getLogger("crewbuilder.providers")
 
-PROVIDERS = ("openai", "anthropic")
+
+class Provider(models.TextChoices):
+    """The LLM providers CrewBuilder works with: the one list every form, serializer,
+    model and service imports (this seam is the lowest floor that knows providers)."""
+
+    OPENAI = "openai", "OpenAI"
+    ANTHROPIC = "anthropic", "Anthropic"
+
+
+PROVIDERS: tuple[str, ...] = tuple(Provider.values)
+
+
+def provider_label(provider: str) -> str:
+    """``"OpenAI"`` for ``"openai"``; any other name (the fallback designer) as it is."""
+    return dict(Provider.choices).get(provider, provider)
+
+
 VERIFY_TIMEOUT_SECONDS = 10.0
 # Standard-class defaults, matching the catalogue defaults (migration 0004).
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5"}
@@ -190,9 +207,6 @@ class ProviderBadRequest(ProviderError):
     retryable = False
 
 
-_LABEL = {"openai": "OpenAI", "anthropic": "Anthropic"}
-
-
 def _retry_after(headers: Any) -> float | None:
     """Seconds to wait from ``retry-after-ms`` / ``retry-after`` (seconds or HTTP date)."""
     if headers is None:
@@ -251,7 +265,7 @@ def map_sdk_error(exc: Exception, *, provider: str, api_key: str = "") -> Provid
     only to classify): the provider's own error text never reaches it, because a hostile
     or compromised endpoint can echo the key in a disguise no pattern recognises. The raw
     body goes to the operator log only (``operator_body``)."""
-    label = _LABEL.get(provider, provider)
+    label = provider_label(provider)
     if isinstance(exc, openai.APITimeoutError | anthropic.APITimeoutError):
         return ProviderUnavailable(
             f"{label} did not answer within the time limit", provider=provider, code="timeout"

@@ -24,9 +24,8 @@ from billing import checkout, services
 from billing import stripe_gateway as gateway
 from billing.models import GuestPass
 from billing.plans import CREDIT_LOOKUP_KEY
+from crewbuilder.providers import PROVIDERS
 from generation.services import generation_create
-
-PROVIDERS = ("openai", "anthropic")
 
 
 class GuestRateLimited(services.BillingError):

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organization
+from crewbuilder.providers import Provider
 
 
 class OrganizationDataKey(models.Model):
@@ -34,9 +35,7 @@ class OrganizationDataKey(models.Model):
 
 
 class ProviderKey(models.Model):
-    class Provider(models.TextChoices):
-        OPENAI = "openai", "OpenAI"
-        ANTHROPIC = "anthropic", "Anthropic"
+    Provider = Provider
 
     class Scope(models.TextChoices):
         ORGANIZATION = "organization", "Organisation"

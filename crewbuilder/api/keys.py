@@ -16,6 +16,7 @@ from accounts.permissions import Cap
 from crewbuilder.api.exceptions import Conflict
 from crewbuilder.api.fields import StrictBooleanField, StrictCharField, StrictChoiceField
 from crewbuilder.api.views import TokenAPIView
+from crewbuilder.providers import PROVIDERS
 from keys import selectors, services
 from keys.models import ProviderKey
 
@@ -23,7 +24,7 @@ ORGANIZATION_SCOPE = ProviderKey.Scope.ORGANIZATION
 
 
 class KeyCreateSerializer(serializers.Serializer):
-    provider = StrictChoiceField(choices=["openai", "anthropic"])
+    provider = StrictChoiceField(choices=PROVIDERS)
     api_key = StrictCharField(write_only=True, max_length=512, style={"input_type": "password"})
     label = StrictCharField(required=False, allow_blank=True, max_length=80, default="")
     replace = StrictBooleanField(
