@@ -27,6 +27,7 @@ USED_WITHOUT_IMPORT = {
     "pytest-xdist": "pytest plugin: one test process per core (`make test`)",
     "ruff": "linter and formatter (.ci/run)",
     "mypy": "type checker (.ci/run)",
+    "import-linter": "the floors' import contracts (.ci/run)",
     "django-stubs": "types for mypy",
     "djangorestframework-stubs": "types for mypy",
     "types-pyyaml": "types for mypy",
