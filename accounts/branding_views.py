@@ -13,7 +13,7 @@ from accounts.branding import COLOR_RE, LOGO_MAX_BYTES
 from accounts.forms import BrandingForm
 from accounts.models import OrganizationBranding
 from accounts.permissions import Cap, can
-from accounts.views import _apply_errors
+from accounts.web import form_errors_add
 
 
 def _initial(branding: OrganizationBranding | None) -> dict:
@@ -85,7 +85,7 @@ def branding(request: HttpRequest) -> HttpResponse:
             try:
                 domains.branding_domain_verify(organization=org, actor=request.user)
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                form_errors_add(form, exc)
             except PermissionDenied as exc:
                 return render(request, "403.html", {"message": str(exc)}, status=403)
             else:
@@ -109,7 +109,7 @@ def branding(request: HttpRequest) -> HttpResponse:
                     remove_logo=data["remove_logo"],
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                form_errors_add(form, exc)
             except PermissionDenied as exc:
                 return render(request, "403.html", {"message": str(exc)}, status=403)
             else:

@@ -15,7 +15,7 @@ from accounts import privacy
 from accounts.forms import AccountDeleteForm, OrganizationDeleteForm
 from accounts.middleware import SESSION_KEY
 from accounts.permissions import Cap, can
-from accounts.views import _apply_errors
+from accounts.web import form_errors_add
 
 
 def _account_context(request: HttpRequest, form: AccountDeleteForm | None = None) -> dict:
@@ -51,7 +51,7 @@ def account_delete(request: HttpRequest) -> HttpResponse:
         try:
             privacy.user_delete(user=request.user, actor=request.user)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_add(form, exc)
         else:
             logout(request)
             messages.success(request, "Your account and its data were deleted.")
@@ -78,7 +78,7 @@ def organization_delete(request: HttpRequest) -> HttpResponse:
                     organization=org, actor=request.user, confirm_name=form.cleaned_data["confirm"]
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                form_errors_add(form, exc)
             except PermissionDenied as exc:
                 return render(request, "403.html", {"message": str(exc)}, status=403)
             else:

@@ -150,10 +150,10 @@ def llm_cost_cents(*, provider: str, model: str, input_tokens: int, output_token
 def crew_templates_for(*, organization) -> QuerySet[CrewTemplate]:
     """Starter blueprints and, while its plan includes custom templates, the organisation's
     own templates (starters first). After a downgrade the custom ones are kept, not offered."""
-    from billing.selectors import entitlements_for
+    from billing.selectors import Feature, plan_allows
 
     scope = Q(organization__isnull=True)
-    if entitlements_for(organization).custom_templates:
+    if plan_allows(organization, Feature.CUSTOM_TEMPLATES):
         scope |= Q(organization=organization)
     return CrewTemplate.objects.filter(scope, active=True).order_by(
         F("organization_id").asc(nulls_first=True), "name"
