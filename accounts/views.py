@@ -58,7 +58,7 @@ def team(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 form_errors_add(form, exc)
             except PermissionDenied as exc:
-                return forbidden(request, _error_text(exc))
+                raise forbidden(_error_text(exc)) from exc
             else:
                 messages.success(request, f"Invitation sent to {invitation.email}.")
                 return redirect("accounts:team")

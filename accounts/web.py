@@ -16,13 +16,14 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 
 from accounts.permissions import can
 from accounts.services import user_onboard
+from crewbuilder.errors import ApplicationError
 
 View = Callable[..., HttpResponse]
 
@@ -32,10 +33,17 @@ FORBID = "forbid"  # 403, like a role without the capability
 NOT_FOUND = "not_found"  # 404, like another organisation's object
 
 
-def forbidden(request: HttpRequest, message: str | PermissionDenied = "") -> HttpResponse:
-    """The 403 page with the reason."""
-    text = str(message) or "You are not allowed to do that."
-    return render(request, "403.html", {"message": text}, status=403)
+class Forbidden(ApplicationError):
+    """You are not allowed to do that."""
+
+    status = 403
+    code = "forbidden"
+
+
+def forbidden(reason: str | Exception = "") -> Forbidden:
+    """The 403 to raise for ``reason`` (a message, or a service's ``PermissionDenied``):
+    the one error layer (``crewbuilder.error_pages``) renders it as the 403 page."""
+    return Forbidden(str(reason) or "You are not allowed to do that.")
 
 
 def organization_view(
@@ -55,7 +63,7 @@ def organization_view(
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.organization is None:
                 if no_organization == FORBID:
-                    return forbidden(request, denied)
+                    raise forbidden(denied)
                 if no_organization == NOT_FOUND:
                     raise Http404("Not found.")
                 if no_organization == ONBOARD:
@@ -67,7 +75,7 @@ def organization_view(
                 and (methods is None or request.method in methods)
                 and not can(request.membership.role, capability)
             ):
-                return forbidden(request, denied)
+                raise forbidden(denied)
             return view(request, *args, **kwargs)
 
         return login_required(wrapper)

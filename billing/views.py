@@ -14,10 +14,10 @@ from accounts.permissions import Cap, can
 from accounts.web import forbidden, organization_view
 from billing import checkout, selectors, services
 from billing import stripe_gateway as gateway
-from billing.charts import daily_usage_charts
 from billing.forms import CreditsCheckoutForm, PlanCheckoutForm
 from billing.webhooks import stripe_event_receive
 from crewbuilder.metrics import WEBHOOKS_RECEIVED
+from crewbuilder.reporting.charts import daily_usage_charts
 
 logger = logging.getLogger("crewbuilder.billing")
 
@@ -70,7 +70,7 @@ def billing_settings(request: HttpRequest) -> HttpResponse:
 
 def _error_page(request: HttpRequest, message: str, status: int) -> HttpResponse:
     if status == 403:
-        return forbidden(request, message)
+        raise forbidden(message)
     context = _settings_context(request)
     context["error"] = message
     return render(request, "billing/settings.html", context, status=status)
@@ -85,7 +85,7 @@ def _start(request: HttpRequest, start) -> HttpResponse:
     except services.BillingError as exc:
         return _error_page(request, exc.message, 400)
     except gateway.GatewayError as exc:
-        logger.warning("stripe unavailable for a billing page", extra={"status": exc.status})
+        logger.warning("stripe unavailable for a billing page", extra={"status": exc.stripe_status})
         return _error_page(
             request, "Stripe could not be reached. Please try again in a minute.", 502
         )

@@ -21,11 +21,12 @@ from accounts.web import NOT_FOUND, forbidden, form_errors_add, organization_vie
 from billing.selectors import Feature, entitlements_for, plan_allows
 from billing.services import PaymentRequired, PlanNotAllowed
 from billing.tenancy import tenant_for_member
+from crewbuilder.errors import ServiceUnavailable
+from crewbuilder.providers import PROVIDERS
 from generation import selectors, services
 from generation.forms import SERVICE_FIELDS, AnswersForm, GenerateForm, SaveTemplateForm
 from generation.models import Generation
 from generation.requirements import requirement_limits
-from keys.models import PROVIDERS
 from keys.services import platform_key
 
 PAGE_SIZE = 20
@@ -87,7 +88,18 @@ def generate(request: HttpRequest) -> HttpResponse:
             except PaymentRequired as exc:
                 return _payment_required(request, exc)
             except (PlanNotAllowed, PermissionDenied) as exc:
-                return forbidden(request, exc)
+                raise forbidden(exc) from exc
+            except ServiceUnavailable as exc:
+                # Nothing was queued or charged: the same form again, with what was typed.
+                form.add_error(None, exc.message)
+                response = render(
+                    request,
+                    "generation/generate.html",
+                    _generate_context(request, form),
+                    status=exc.status,
+                )
+                response["Retry-After"] = str(exc.retry_after)
+                return response
             else:
                 return redirect("generation:detail", pk=generation.pk)
         return render(
@@ -190,7 +202,7 @@ def generation_answer(request: HttpRequest, pk) -> HttpResponse:
         except ValidationError as exc:
             form_errors_add(form, exc, SERVICE_FIELDS)
         except PermissionDenied as exc:
-            return forbidden(request, exc)
+            raise forbidden(exc) from exc
         else:
             return redirect("generation:detail", pk=g.pk)
     return render(
@@ -222,7 +234,7 @@ def generation_save_template(request: HttpRequest, pk) -> HttpResponse:
             except ValidationError as exc:
                 form_errors_add(form, exc, SERVICE_FIELDS)
             except (PlanNotAllowed, PermissionDenied) as exc:
-                return forbidden(request, exc)
+                raise forbidden(exc) from exc
             else:
                 messages.success(request, f"Saved “{template.name}” as a template.")
                 return redirect("generation:detail", pk=g.pk)

@@ -58,7 +58,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form_errors_add(form, exc)
         except PermissionDenied as exc:
-            return forbidden(request, exc)
+            raise forbidden(exc) from exc
         else:
             messages.success(request, f"Saved {key}. Use “Test” to check it works.")
             return redirect("keys:api_keys")
@@ -72,7 +72,7 @@ def key_remove(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.provider_key_delete(key=key, actor=request.user)
     except PermissionDenied as exc:
-        return forbidden(request, exc)
+        raise forbidden(exc) from exc
     messages.success(request, f"Removed the {key.get_provider_display()} key.")
     return redirect("keys:api_keys")
 
@@ -84,7 +84,7 @@ def key_test(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         status = services.provider_key_test(key=key, actor=request.user)
     except PermissionDenied as exc:
-        return forbidden(request, exc)
+        raise forbidden(exc) from exc
     if request.htmx:
         return render(request, "keys/_key_status.html", {"key": key})
     label = dict(ProviderKey.Status.choices).get(status, status)

@@ -51,7 +51,7 @@ def endpoints(request: HttpRequest) -> HttpResponse:
                 organization=request.organization, actor=request.user, **form.cleaned_data
             )
         except PermissionDenied as exc:
-            return forbidden(request, exc)
+            raise forbidden(exc) from exc
         except ValidationError as exc:
             form_errors_add(form, exc)
         else:
@@ -102,7 +102,7 @@ def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 endpoint=endpoint, actor=request.user, **form.cleaned_data
             )
         except PermissionDenied as exc:
-            return forbidden(request, exc)
+            raise forbidden(exc) from exc
         except ValidationError as exc:
             form_errors_add(form, exc)
         else:
@@ -123,7 +123,7 @@ def endpoint_rotate(request: HttpRequest, pk: int) -> HttpResponse:
             endpoint=endpoint, actor=request.user, overlap_hours=form.cleaned_data["overlap_hours"]
         )
     except PermissionDenied as exc:
-        return forbidden(request, exc)
+        raise forbidden(exc) from exc
     except ValidationError as exc:
         form_errors_add(form, exc)
         return _detail(request, endpoint, rotate_form=form, status=400)
@@ -139,7 +139,7 @@ def endpoint_toggle(request: HttpRequest, pk: int) -> HttpResponse:
             endpoint=endpoint, actor=request.user, enabled=not endpoint.enabled
         )
     except PermissionDenied as exc:
-        return forbidden(request, exc)
+        raise forbidden(exc) from exc
     messages.success(request, "Endpoint disabled." if endpoint.enabled else "Endpoint enabled.")
     return redirect("webhooks:detail", pk=endpoint.pk)
 
@@ -151,7 +151,7 @@ def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.webhook_endpoint_delete(endpoint=endpoint, actor=request.user)
     except PermissionDenied as exc:
-        return forbidden(request, exc)
+        raise forbidden(exc) from exc
     messages.success(request, f"Endpoint {endpoint.url} deleted.")
     return redirect("webhooks:list")
 
@@ -170,7 +170,7 @@ def delivery_resend(request: HttpRequest, pk: int, delivery_pk: int) -> HttpResp
     try:
         again = services.webhook_delivery_resend(delivery=delivery, actor=request.user)
     except PermissionDenied as exc:
-        return forbidden(request, exc)
+        raise forbidden(exc) from exc
     except ValidationError as exc:
         message = " ".join(m for ms in exc.message_dict.values() for m in ms)
         if request.htmx:
