@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import F, Q, QuerySet
 
-from billing.selectors import entitlements_for
+from billing.selectors import Feature, plan_allows
 from generation.analysis import analyse
 from generation.models import CrewTemplate, Generation, LlmModel
 
@@ -153,18 +153,18 @@ def llm_cost_cents(*, provider: str, model: str, input_tokens: int, output_token
 # --- crew templates
 
 
-def crew_templates_for(*, organization: Organization | None) -> QuerySet[CrewTemplate]:
+def crew_templates_for(*, organization: Organization) -> QuerySet[CrewTemplate]:
     """Starter blueprints and, while its plan includes custom templates, the organisation's
     own templates (starters first). After a downgrade the custom ones are kept, not offered."""
     scope = Q(organization__isnull=True)
-    if entitlements_for(organization).custom_templates:
+    if plan_allows(organization, Feature.CUSTOM_TEMPLATES):
         scope |= Q(organization=organization)
     return CrewTemplate.objects.filter(scope, active=True).order_by(
         F("organization_id").asc(nulls_first=True), "name"
     )
 
 
-def crew_template_for(*, organization: Organization | None, slug: str) -> CrewTemplate | None:
+def crew_template_for(*, organization: Organization, slug: str) -> CrewTemplate | None:
     """The organisation's own template with that slug, else the starter."""
     templates = crew_templates_for(organization=organization).filter(slug=slug)
     return templates.filter(organization=organization).first() or templates.first()
