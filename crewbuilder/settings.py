@@ -260,6 +260,11 @@ CREWBUILDER_GENERATION_RETRY_BASE_SECONDS = env.float(
 CREWBUILDER_GENERATION_RETRY_MAX_SECONDS = env.float(
     "CREWBUILDER_GENERATION_RETRY_MAX_SECONDS", default=300.0
 )
+# A run waits this long in place for the database to come back (a dropped connection, a
+# restart, a failover), retrying each write with backoff; then the task is retried.
+CREWBUILDER_GENERATION_DB_RETRY_SECONDS = env.float(
+    "CREWBUILDER_GENERATION_DB_RETRY_SECONDS", default=60.0
+)
 CELERY_BEAT_SCHEDULE: dict = {
     # abandoned generations (lost messages, a restarted embedded runner) are queued again
     "generation-requeue-stale": {"task": "generation.requeue_stale", "schedule": 3600.0},

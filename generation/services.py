@@ -17,6 +17,7 @@ Queue semantics (see also ``generation/tasks.py``):
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -25,7 +26,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
@@ -95,6 +103,78 @@ class RunError(Exception):
 
 class RunSuperseded(Exception):  # noqa: N818 - reads as a state
     """Another run claimed the generation; this one must stop without writing."""
+
+
+@dataclass
+class RunInterrupted(Exception):  # noqa: N818 - reads as a state
+    """The database stayed unreachable longer than a run waits in place
+    (``CREWBUILDER_GENERATION_DB_RETRY_SECONDS``): nothing was written as failed, and the
+    task queues the run again with its claim token (``run_token``, None when the claim
+    itself could not be made)."""
+
+    run_token: uuid.UUID | None
+
+    def __str__(self) -> str:
+        return "the database is unreachable"
+
+
+# --------------------------------------------------------------------------- database blips
+
+# What a dropped connection, a database restart or a failover raise (psycopg's
+# AdminShutdown, "server closed the connection", "the connection is lost"), and also a
+# deadlock or serialization failure: all transient, all worth another try.
+DB_TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+def db_retrying(func):
+    """Run ``func`` again when the database connection breaks under it.
+
+    A broken connection cannot be used again, so it is closed (Django opens a new one on
+    the next query) and ``func`` is retried with a short exponential backoff, for at most
+    ``CREWBUILDER_GENERATION_DB_RETRY_SECONDS`` in all; then the error propagates. Every
+    function wrapped is safe to repeat: each is one transaction (rolled back when the
+    connection died in it) or one conditional UPDATE, checked against the run's claim
+    token, and a transaction that did commit before its reply was lost is seen as done on
+    the next try (the generation is finished, or the claim is already this run's).
+
+    Inside a caller's transaction nothing is retried: the unit to repeat is the caller's.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if connection.in_atomic_block:
+            return func(*args, **kwargs)
+        budget = settings.CREWBUILDER_GENERATION_DB_RETRY_SECONDS
+        deadline = time.monotonic() + budget
+        delay = min(0.25, budget / 8) if budget > 0 else 0
+        attempt = 0
+        while True:
+            try:
+                return func(*args, **kwargs)
+            except DB_TRANSIENT_ERRORS as exc:
+                connection.close()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise
+                attempt += 1
+                logger.warning(
+                    "database unavailable in %s (%s); try %d again in %.2f s",
+                    func.__name__,
+                    type(exc).__name__,
+                    attempt + 1,
+                    min(delay, remaining),
+                )
+                time.sleep(min(delay, remaining))
+                delay = min(delay * 2, 8.0)
+
+    return wrapper
+
+
+def reconnect_if_broken() -> None:
+    """Before writing after an unknown error: drop the connection if it is unusable (the
+    error may have been the database going away), so the next query opens a fresh one."""
+    if not connection.in_atomic_block:
+        close_old_connections()
 
 
 # --------------------------------------------------------------------------- create
@@ -344,6 +424,7 @@ def _enqueue_on_commit(generation_id) -> None:
 # --------------------------------------------------------------------------- run
 
 
+@db_retrying
 def _claim(generation_id, token: uuid.UUID) -> Generation | None:
     """Take the generation for this run, or None when there is nothing to do."""
     with transaction.atomic():
@@ -356,31 +437,33 @@ def _claim(generation_id, token: uuid.UUID) -> Generation | None:
         if g is None or g.is_finished or g.awaiting_answers:
             return None
         now = timezone.now()
-        g.status = Generation.Status.RUNNING
-        g.stage = Generation.Stage.DESIGNING
-        g.progress = STAGE_PROGRESS[Generation.Stage.DESIGNING]
-        g.started_at = g.started_at or now
-        g.updated_at = now
-        g.run_token = token
-        g.runs += 1
-        g.notice = ""
-        g.save(
-            update_fields=[
-                "status",
-                "stage",
-                "progress",
-                "started_at",
-                "updated_at",
-                "run_token",
-                "runs",
-                "notice",
-            ]
-        )
+        if g.run_token != token:  # already ours: an earlier try committed, its reply was lost
+            g.status = Generation.Status.RUNNING
+            g.stage = Generation.Stage.DESIGNING
+            g.progress = STAGE_PROGRESS[Generation.Stage.DESIGNING]
+            g.started_at = g.started_at or now
+            g.updated_at = now
+            g.run_token = token
+            g.runs += 1
+            g.notice = ""
+            g.save(
+                update_fields=[
+                    "status",
+                    "stage",
+                    "progress",
+                    "started_at",
+                    "updated_at",
+                    "run_token",
+                    "runs",
+                    "notice",
+                ]
+            )
         g.run_deadline = now + timedelta(seconds=settings.CREWBUILDER_GENERATION_SOFT_TIME_LIMIT)
         g.stage_started = time.monotonic()  # for the stage-duration metric
         return g
 
 
+@db_retrying
 def _advance(g: Generation, token: uuid.UUID, stage: str) -> None:
     """Persist a real stage transition at once (the page polls it), only while this run
     still holds the claim. A run past its deadline stops here: the thread pool cannot
@@ -404,6 +487,7 @@ def _stage_timed(g: Generation) -> None:
     g.stage_started = now
 
 
+@db_retrying  # the one-time branch reads the cache only, so a retry never takes the key twice
 def _run_key(g: Generation) -> ResolvedKey | None:
     """The key for this run (None → deterministic designer). The secret stays in memory."""
     if g.resolved_key_source == "fallback":
@@ -451,6 +535,7 @@ def _release_connection_during_io(key: ResolvedKey | None) -> None:
         connection.close()
 
 
+@db_retrying
 def _keep_one_time_key(g: Generation, key: ResolvedKey | None) -> None:
     """Hand a one-time key back to the keys service for the next attempt (a retry after a
     429, or the run after clarifying questions): only the new reference is stored."""
@@ -484,17 +569,31 @@ def _record_usage(g: Generation, usage: _Usage) -> dict:
     }
 
 
-def generation_run(*, generation_id) -> Generation | None:
+def generation_run(*, generation_id, resume_token: uuid.UUID | None = None) -> Generation | None:
     """Run a queued generation to the end (the Celery task's body).
 
     Succeeds, fails honestly (checks failing twice, a known run error), or stops with
     clarifying questions. Provider errors are raised as ``RunError`` for the task to retry
     or fail. A finished generation, or one waiting for answers, is left untouched.
+
+    Each database write waits out a short outage in place (``db_retrying``); a longer one
+    raises ``RunInterrupted`` with the claim token, which the task passes back as
+    ``resume_token`` so the next attempt continues this run's claim.
     """
-    token = uuid.uuid4()
-    g = _claim(generation_id, token)
-    if g is None:
-        return Generation.objects.filter(pk=generation_id).first()
+    token = resume_token or uuid.uuid4()
+    try:
+        g = _claim(generation_id, token)
+        if g is None:
+            return _reloaded(generation_id)
+        return _run_claimed(g, token)
+    except DB_TRANSIENT_ERRORS as exc:
+        # Still unreachable after waiting in place: nothing can be written now, and the
+        # user's generation is not at fault. The task queues it again with this token.
+        raise RunInterrupted(run_token=token) from exc
+
+
+def _run_claimed(g: Generation, token: uuid.UUID) -> Generation | None:
+    generation_id = g.pk
     usage = _Usage()
     key: ResolvedKey | None = None
     try:
@@ -611,6 +710,11 @@ def generation_run(*, generation_id) -> Generation | None:
         )
     except RunSuperseded:
         logger.warning("generation %s: run superseded by a newer run; stopping", g.pk)
+    return _reloaded(generation_id)
+
+
+@db_retrying
+def _reloaded(generation_id) -> Generation | None:
     return Generation.objects.filter(pk=generation_id).first()
 
 
@@ -631,6 +735,7 @@ def _checks_json(checks) -> list[dict]:
     return [{"name": c.name, "passed": bool(c.passed), "message": c.message} for c in checks]
 
 
+@db_retrying
 def _save_usage(g: Generation, token: uuid.UUID, usage: _Usage) -> None:
     if usage.input_tokens or usage.output_tokens:
         with transaction.atomic():
@@ -640,6 +745,7 @@ def _save_usage(g: Generation, token: uuid.UUID, usage: _Usage) -> None:
                 Generation.objects.filter(pk=g.pk).update(**fields)
 
 
+@db_retrying
 def _ask_questions(g: Generation, token: uuid.UUID, questions: list[str], usage: _Usage):
     with transaction.atomic():
         locked = Generation.objects.select_for_update().get(pk=g.pk)
@@ -659,6 +765,7 @@ def _ask_questions(g: Generation, token: uuid.UUID, questions: list[str], usage:
         return locked
 
 
+@db_retrying
 @transaction.atomic
 def _finish(g, token, *, design, files, checks, zip_data, usage, key, warning="") -> Generation:
     locked = (
@@ -699,6 +806,7 @@ def _finish(g, token, *, design, files, checks, zip_data, usage, key, warning=""
     return locked
 
 
+@db_retrying
 def generation_fail(
     *,
     generation_id,
@@ -753,6 +861,7 @@ def generation_fail(
     return True
 
 
+@db_retrying
 def generation_retry_scheduled(
     *, generation_id, run_token: uuid.UUID, delay_seconds: float, error: ProviderError
 ) -> None:
