@@ -265,9 +265,25 @@ CREWBUILDER_GENERATION_RETRY_MAX_SECONDS = env.float(
 CREWBUILDER_GENERATION_DB_RETRY_SECONDS = env.float(
     "CREWBUILDER_GENERATION_DB_RETRY_SECONDS", default=60.0
 )
+# Worker loss: a run beats every HEARTBEAT seconds; one silent for LOST_AFTER seconds is
+# queued again by the recovery scan (beat, every RECOVER_EVERY seconds). SIGKILL of a worker
+# → the generation done in at most about LOST_AFTER + RECOVER_EVERY + one run.
+CREWBUILDER_GENERATION_HEARTBEAT_SECONDS = env.float(
+    "CREWBUILDER_GENERATION_HEARTBEAT_SECONDS", default=10.0
+)
+CREWBUILDER_GENERATION_LOST_AFTER_SECONDS = env.float(
+    "CREWBUILDER_GENERATION_LOST_AFTER_SECONDS", default=60.0
+)
+CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS = env.float(
+    "CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS", default=30.0
+)
 CELERY_BEAT_SCHEDULE: dict = {
-    # abandoned generations (lost messages, a restarted embedded runner) are queued again
-    "generation-requeue-stale": {"task": "generation.requeue_stale", "schedule": 3600.0},
+    # generations whose worker went silent (SIGKILL, a lost host, lost messages) are
+    # queued again within about a minute and a half
+    "generation-recover-lost": {
+        "task": "generation.recover_lost",
+        "schedule": CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS,
+    },
     # a generation waiting on unanswered questions gives back its charge after the TTL
     "generation-expire-unanswered": {
         "task": "generation.expire_unanswered",

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -34,7 +36,7 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -437,7 +439,16 @@ def _claim(generation_id, token: uuid.UUID) -> Generation | None:
         if g is None or g.is_finished or g.awaiting_answers:
             return None
         now = timezone.now()
-        if g.run_token != token:  # already ours: an earlier try committed, its reply was lost
+        if g.run_token != token and _alive_elsewhere(g, now):
+            # A duplicate message (the recovery scan's, or a redelivery) for a run that is
+            # alive: leave it be. Only a run found lost (or silent) is taken over.
+            logger.info("generation %s is running elsewhere; this message steps aside", g.pk)
+            return None
+        if g.run_token == token:
+            # Our own claim: an earlier try committed (its reply was lost), or the task
+            # resumes this run after the database came back.
+            Generation.objects.filter(pk=g.pk).update(heartbeat_at=now, worker_lost_at=None)
+        else:
             g.status = Generation.Status.RUNNING
             g.stage = Generation.Stage.DESIGNING
             g.progress = STAGE_PROGRESS[Generation.Stage.DESIGNING]
@@ -446,6 +457,8 @@ def _claim(generation_id, token: uuid.UUID) -> Generation | None:
             g.run_token = token
             g.runs += 1
             g.notice = ""
+            g.heartbeat_at = now
+            g.worker_lost_at = None
             g.save(
                 update_fields=[
                     "status",
@@ -456,11 +469,23 @@ def _claim(generation_id, token: uuid.UUID) -> Generation | None:
                     "run_token",
                     "runs",
                     "notice",
+                    "heartbeat_at",
+                    "worker_lost_at",
                 ]
             )
         g.run_deadline = now + timedelta(seconds=settings.CREWBUILDER_GENERATION_SOFT_TIME_LIMIT)
         g.stage_started = time.monotonic()  # for the stage-duration metric
         return g
+
+
+def _alive_elsewhere(g: Generation, now) -> bool:
+    """Another run holds the claim and beat recently, and the scan has not found it lost."""
+    lost_after = timedelta(seconds=settings.CREWBUILDER_GENERATION_LOST_AFTER_SECONDS)
+    return (
+        g.status == Generation.Status.RUNNING
+        and g.worker_lost_at is None
+        and g.last_seen_at() >= now - lost_after
+    )
 
 
 @db_retrying
@@ -472,8 +497,14 @@ def _advance(g: Generation, token: uuid.UUID, stage: str) -> None:
         raise GenerationError(
             "timeout", "The generation took too long and was stopped. Nothing was charged."
         )
+    now = timezone.now()
     updated = Generation.objects.filter(pk=g.pk, run_token=token).update(
-        stage=stage, progress=STAGE_PROGRESS[stage], updated_at=timezone.now()
+        stage=stage,
+        progress=STAGE_PROGRESS[stage],
+        updated_at=now,
+        heartbeat_at=now,
+        worker_lost_at=None,
+        notice="",  # a run found lost that was only slow clears "worker lost — retrying"
     )
     if not updated:
         raise RunSuperseded(str(g.pk))
@@ -569,6 +600,62 @@ def _record_usage(g: Generation, usage: _Usage) -> dict:
     }
 
 
+class _Heartbeat:
+    """One daemon thread per worker process beats for every run in flight in it, every
+    ``CREWBUILDER_GENERATION_HEARTBEAT_SECONDS`` — mostly while runs wait on the provider,
+    since each stage beats too. It stops when no run is left, and starts again with the
+    next (a forked pool child starts its own)."""
+
+    def __init__(self) -> None:
+        self._runs: dict = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, generation_id, token: uuid.UUID) -> None:
+        with self._lock:
+            self._runs[generation_id] = token
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="generation-heartbeat", daemon=True
+                )
+                self._thread.start()
+
+    def discard(self, generation_id, token: uuid.UUID) -> None:
+        with self._lock:
+            if self._runs.get(generation_id) == token:
+                del self._runs[generation_id]
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(settings.CREWBUILDER_GENERATION_HEARTBEAT_SECONDS)
+            with self._lock:
+                runs = list(self._runs.items())
+                if not runs:
+                    self._thread = None
+                    return
+            try:
+                generations_heartbeat(runs=runs)
+            except DB_TRANSIENT_ERRORS as exc:  # the next beat tries again
+                logger.warning("generation heartbeat not written: %s", type(exc).__name__)
+            finally:
+                connection.close()  # this thread's own; do not hold it between beats
+
+
+_heartbeat = _Heartbeat()
+
+
+def generations_heartbeat(*, runs: list[tuple]) -> int:
+    """Record a sign of life for each (generation id, claim token) still holding its claim."""
+    if not runs:
+        return 0
+    held = functools.reduce(
+        operator.or_, (Q(pk=generation_id, run_token=token) for generation_id, token in runs)
+    )
+    return Generation.objects.filter(held, status=Generation.Status.RUNNING).update(
+        heartbeat_at=timezone.now(), worker_lost_at=None
+    )
+
+
 def generation_run(*, generation_id, resume_token: uuid.UUID | None = None) -> Generation | None:
     """Run a queued generation to the end (the Celery task's body).
 
@@ -585,7 +672,11 @@ def generation_run(*, generation_id, resume_token: uuid.UUID | None = None) -> G
         g = _claim(generation_id, token)
         if g is None:
             return _reloaded(generation_id)
-        return _run_claimed(g, token)
+        _heartbeat.add(g.pk, token)
+        try:
+            return _run_claimed(g, token)
+        finally:
+            _heartbeat.discard(g.pk, token)
     except DB_TRANSIENT_ERRORS as exc:
         # Still unreachable after waiting in place: nothing can be written now, and the
         # user's generation is not at fault. The task queues it again with this token.
@@ -884,28 +975,62 @@ def generation_retry_scheduled(
         progress=0,
         retries=F("retries") + 1,
         updated_at=timezone.now(),
+        # not lost while it waits: its next sign of life is due when the retry is
+        heartbeat_at=timezone.now() + timedelta(seconds=delay_seconds),
         notice=f"{who} {why}; retrying in {max(1, round(delay_seconds))} s.",
     )
 
 
-def generations_requeue_stale(*, older_than: timedelta | None = None) -> list:
-    """Queue again every unfinished generation nobody has touched for ``older_than``
-    (default: twice the hard time limit, so no live run can be among them) — e.g. a web
-    process running the embedded ``thread`` runner restarted, or a broker lost its
-    messages. A requeued run claims the generation like any redelivery, so this is safe to
-    run repeatedly. Generations waiting for answers are left alone. Returns the ids."""
-    limit = older_than or timedelta(seconds=2 * settings.CREWBUILDER_GENERATION_TIME_LIMIT)
-    candidates = Generation.objects.filter(
-        status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING],
-        updated_at__lt=timezone.now() - limit,
-    ).only("id", "status", "questions", "answers")
-    ids = [g.id for g in candidates if not g.awaiting_answers]
-    for generation_id in ids:
-        logger.warning("generation %s looks abandoned; queueing it again", generation_id)
-        Generation.objects.filter(pk=generation_id).update(updated_at=timezone.now())
+WORKER_LOST_NOTICE = "The worker running this generation was lost; retrying."
+
+
+def generations_recover_lost(*, lost_after: timedelta | None = None) -> list:
+    """Queue again every unfinished generation with no sign of life for ``lost_after``
+    (default ``CREWBUILDER_GENERATION_LOST_AFTER_SECONDS``): a running one whose worker
+    stopped beating (SIGKILL, a lost host, a database outage longer than the worker's
+    retries), a queued one whose message was lost (a Redis flush) or is long overdue.
+    Generations waiting for answers, and scheduled retries not yet due, are left alone.
+
+    Claim-token safe and idempotent: each is marked with one conditional UPDATE (on the
+    status and claim token it was seen with), so two scans never both queue it, and it
+    is not queued again for another ``lost_after``. The message it gets claims it like
+    any delivery (a new token: a lost run that comes back finds itself superseded), so it
+    still finishes and is charged once. Beat runs it every
+    ``CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS``. Returns the ids queued."""
+    lost_after = lost_after or timedelta(seconds=settings.CREWBUILDER_GENERATION_LOST_AFTER_SECONDS)
+    now = timezone.now()
+    cutoff = now - lost_after
+    silent = (
+        Q(updated_at__lt=cutoff)
+        & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff))
+        & (Q(worker_lost_at__isnull=True) | Q(worker_lost_at__lt=cutoff))
+    )
+    candidates = (
+        Generation.objects.filter(
+            silent, status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING]
+        )
+        .only("id", "status", "run_token", "questions", "answers")
+        .order_by("updated_at")
+    )
+    recovered = []
+    for g in candidates:
+        if g.awaiting_answers:
+            continue
+        marked = Generation.objects.filter(
+            silent, pk=g.pk, status=g.status, run_token=g.run_token
+        ).update(worker_lost_at=now, notice=WORKER_LOST_NOTICE)
+        if not marked:  # it moved on between the two queries
+            continue
+        logger.warning(
+            "generation %s: no sign of life for %d s (%s); queueing it again",
+            g.pk,
+            lost_after.total_seconds(),
+            g.status,
+        )
+        recovered.append(g.pk)
         with transaction.atomic():
-            _enqueue_on_commit(generation_id)
-    return ids
+            _enqueue_on_commit(g.pk)
+    return recovered
 
 
 def generations_expire_unanswered(*, older_than: timedelta | None = None) -> list:

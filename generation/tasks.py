@@ -16,9 +16,15 @@ Time limits, innermost first — each must fit inside the next:
   exceed the hard limit, or a live run would be handed to a second worker.
 
 ``acks_late`` + ``reject_on_worker_lost``: a message is acknowledged when the run ends, so
-a worker killed mid-generation leaves it in Redis and another worker finishes it; the
-service's claim token makes the redelivered run idempotent (no double charge, no
-duplicate files).
+a worker killed mid-generation leaves it in Redis (redelivered after the visibility
+timeout). Long before that, the run's heartbeat goes silent and beat's recovery scan
+(``generation.recover_lost``) queues it again, within about a minute and a half; the
+service's claim token makes every extra delivery harmless (no double charge, no
+duplicate files; one for a run that is alive steps aside).
+
+Database outages: the service retries each write in place for up to a minute; past that
+the run raises ``RunInterrupted`` and the task is retried with the same claim token —
+never failed for it.
 """
 
 from __future__ import annotations
@@ -212,9 +218,11 @@ def generation_enqueue(generation_id) -> None:
         generation_run_inline(str(generation_id))
 
 
-@shared_task(name="generation.requeue_stale")
-def generation_requeue_stale_task() -> int:
-    return len(services.generations_requeue_stale())
+@shared_task(name="generation.recover_lost", ignore_result=True)
+def generation_recover_lost_task() -> int:
+    """Every ``CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS`` on beat: queue again the
+    generations whose worker went silent (see ``services.generations_recover_lost``)."""
+    return len(services.generations_recover_lost())
 
 
 @shared_task(name="generation.expire_unanswered")
