@@ -13,6 +13,7 @@ class KeysConfig(AppConfig):
         from keys.services import member_left_delete_personal_keys
 
         # A malformed CREWBUILDER_ENCRYPTION_KEYS stops the process at start-up, not at the
-        # first request that needs a key.
+        # first request that needs a key; without it (embedded default, tests) this creates
+        # the local key file (keys/crypto.py dev_master_keys), never the settings import.
         master_key_ring()
         hooks.on_member_left(member_left_delete_personal_keys)

@@ -15,7 +15,9 @@ import base64
 import binascii
 import os
 import re
+import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -94,9 +96,35 @@ def parse_master_keys(raw: str) -> MasterKeyRing:
 _RING_CACHE: dict[str, MasterKeyRing] = {}
 
 
+_DEV_KEYS_CACHE: dict[Path, str] = {}
+
+
+def dev_master_keys() -> str:
+    """The embedded default's local master key (``CREWBUILDER_DEV_KEYS_FILE``), generated
+    on first use: the keys app asks for the ring at start-up (keys/apps.py), so ``make run``
+    creates the file before serving. Never used in production."""
+    path = Path(settings.CREWBUILDER_DEV_KEYS_FILE)
+    if path not in _DEV_KEYS_CACHE:
+        if not path.exists():
+            key = base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
+            path.write_text(f"dev1:{key}\n")
+            path.chmod(0o600)
+        _DEV_KEYS_CACHE[path] = path.read_text().strip()
+    return _DEV_KEYS_CACHE[path]
+
+
+def configured_master_keys() -> str:
+    """``CREWBUILDER_ENCRYPTION_KEYS``; unset in the embedded default or the tests, the
+    local key file (production settings refuse to start without the variable)."""
+    raw: str = settings.CREWBUILDER_ENCRYPTION_KEYS
+    if not raw and (settings.DEBUG or settings.TESTING):
+        return dev_master_keys()
+    return raw
+
+
 def master_key_ring() -> MasterKeyRing:
     """The configured ring, parsed once per distinct setting value (tests override it)."""
-    raw = settings.CREWBUILDER_ENCRYPTION_KEYS
+    raw = configured_master_keys()
     ring = _RING_CACHE.get(raw)
     if ring is None:
         ring = parse_master_keys(raw)

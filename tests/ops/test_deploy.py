@@ -17,7 +17,11 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-SETTINGS_MODULES = [ROOT / "crewbuilder" / "settings.py", ROOT / "crewbuilder" / "test_settings.py"]
+# The settings package (one module per concern) and the test settings on top of it.
+SETTINGS_MODULES = [
+    *sorted((ROOT / "crewbuilder" / "settings").glob("*.py")),
+    ROOT / "crewbuilder" / "test_settings.py",
+]
 ENV_READERS = {"os.environ.get", "os.getenv", "os.environ.setdefault", "os.environ.pop"}
 
 
@@ -169,7 +173,7 @@ NEEDED = [
     "manage.py",
     "pyproject.toml",
     "deploy/build.sh",
-    "crewbuilder/settings.py",
+    "crewbuilder/settings/__init__.py",
     "accounts/migrations/0001_initial.py",
     "templates/base.html",
     "static/css/app.css",
