@@ -79,7 +79,8 @@ CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS = env.float(
     "CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS", default=30.0
 )
 
-# --- Every periodic task, in one table (run by `celery -A crewbuilder beat`).
+# --- Every periodic task, in one table (run by `celery -A crewbuilder beat`). Task names
+# are `<app>.<verb>[_<object>]` (tests/ops/test_tasks.py checks every registered task).
 _MINUTE = 60.0
 _HOUR = 60 * _MINUTE
 _DAY = 24 * _HOUR
@@ -99,16 +100,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "keys-rotate-data-keys": {"task": "keys.rotate_data_keys", "schedule": 30 * _DAY},
     # expired "Try it" passes and their generations are removed (BILLING_GUEST_KEEP_DAYS)
     "billing-guest-passes-expire": {
-        "task": "billing.tasks.guest_passes_expire_task",
+        "task": "billing.expire_guest_passes",
         "schedule": _DAY,
     },
     # a day's platform generations far above the trailing average raise the anomaly flag
     "billing-usage-anomaly-scan": {
-        "task": "billing.tasks.usage_anomaly_scan_task",
+        "task": "billing.scan_usage_anomalies",
         "schedule": _HOUR,
     },
     # outgoing webhook deliveries whose retry is due
     "webhooks-deliver-due": {"task": "webhooks.deliver_due", "schedule": 30.0},
     # custom domains whose DNS proof is gone stop being served after the grace period
-    "accounts-domains-recheck": {"task": "accounts.domains_recheck", "schedule": _DAY},
+    "accounts-domains-recheck": {"task": "accounts.recheck_domains", "schedule": _DAY},
 }
