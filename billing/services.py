@@ -17,12 +17,13 @@ concurrent reservations can never both take the last generation.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.models import Organization, User
@@ -39,6 +40,7 @@ from billing.models import (
     UsageCounter,
 )
 from billing.signals import usage_limit_reached_on_commit
+from billing.tenancy import Tenant
 from crewbuilder.metrics import CREDITS_CONSUMED, QUOTA_REFUSALS
 
 logger = logging.getLogger("crewbuilder.billing")
@@ -110,59 +112,40 @@ def billing_account_open(*, organization: Organization) -> BillingAccount:
 # --- quota and daily cap ------------------------------------------------------------------
 
 
-_COUNTER = UsageCounter._meta.db_table
-# The hot path, written once: the ORM would rebuild this statement on every reservation
-# (bench/billing_quota.py measures the difference against a bare UPDATE).
-_QUOTA_TAKE_LIMITED = (
-    f"UPDATE {_COUNTER} SET used = used + 1 "  # noqa: S608 - constant table name
-    "WHERE organization_id = %s AND period_start = %s AND used < %s RETURNING used"
-)
-_QUOTA_TAKE_UNLIMITED = (
-    f"UPDATE {_COUNTER} SET used = used + 1 "  # noqa: S608 - constant table name
-    "WHERE organization_id = %s AND period_start = %s RETURNING used"
-)
-
-
-def _guarded_take(
-    limited_sql: str, unlimited_sql: str, params: list, limit: int | None
-) -> int | None:
-    """Run one counter's guarded ``+ 1`` UPDATE; the new count when it took a unit, None
-    when it took nothing (``RETURNING`` tells both in the same round trip)."""
-    with connection.cursor() as cursor:
-        if limit is None:
-            cursor.execute(unlimited_sql, params)
-        else:
-            cursor.execute(limited_sql, [*params, limit])
-        row = cursor.fetchone()
-        return None if row is None else row[0]
-
-
-def _quota_take(*, organization_id: int, period_start: datetime, limit: int | None) -> int | None:
-    # Raw SQL skips the field's adaptation (SQLite stores datetimes as text): do it here.
-    start = connection.ops.adapt_datetimefield_value(period_start)
-    return _guarded_take(
-        _QUOTA_TAKE_LIMITED, _QUOTA_TAKE_UNLIMITED, [organization_id, start], limit
-    )
+def _quota_take(counter: QuerySet[UsageCounter], *, limit: int | None) -> tuple[bool, bool]:
+    """(taken, took_last): one guarded ``used = used + 1`` UPDATE, or two when at most one
+    generation is left, so that exactly the reservation moving the counter from
+    ``limit - 1`` to ``limit`` knows it took the period's last generation."""
+    if limit is None:
+        return bool(counter.update(used=F("used") + 1)), False
+    if counter.filter(used__lt=limit - 1).update(used=F("used") + 1):
+        return True, False
+    if counter.filter(used=limit - 1).update(used=F("used") + 1):
+        return True, True
+    return False, False
 
 
 def quota_reserve(
     *, organization_id: int, period_start: datetime, period_end: datetime, limit: int | None
 ) -> bool:
-    """Take one generation from the period's counter: a single conditional UPDATE
+    """Take one generation from the period's counter with a conditional UPDATE
     (``used = used + 1 WHERE used < limit``), so concurrent reservations can never pass the
     limit. The counter row is created on first use."""
     if limit is not None and limit <= 0:
         return False
-    used = _quota_take(organization_id=organization_id, period_start=period_start, limit=limit)
-    if used is None:
+    counter = UsageCounter.objects.filter(
+        organization_id=organization_id, period_start=period_start
+    )
+    taken, took_last = _quota_take(counter, limit=limit)
+    if not taken:
         UsageCounter.objects.get_or_create(
             organization_id=organization_id,
             period_start=period_start,
             defaults={"period_end": period_end},
         )
         # Created now (or concurrently by someone else): try the guarded UPDATE once more.
-        used = _quota_take(organization_id=organization_id, period_start=period_start, limit=limit)
-    if used is not None and used == limit:
+        taken, took_last = _quota_take(counter, limit=limit)
+    if took_last and limit is not None:
         # This reservation took the period's last generation: announce it after commit.
         usage_limit_reached_on_commit(
             organization_id=organization_id,
@@ -170,7 +153,7 @@ def quota_reserve(
             period_end=period_end,
             limit=limit,
         )
-    return used is not None
+    return taken
 
 
 def quota_give_back(*, organization_id: int, period_start: datetime) -> None:
@@ -216,31 +199,19 @@ def usage_give_back(
     return used_after
 
 
-_DAILY = DailyUsage._meta.db_table
-# The same guarded UPDATE the ORM would build (``count < cap``), written once like the
-# quota's: it runs on every CrewBuilder AI enqueue.
-_DAILY_TAKE_LIMITED = (
-    f'UPDATE {_DAILY} SET "count" = "count" + 1 '  # noqa: S608 - constant table name
-    'WHERE organization_id = %s AND day = %s AND "count" < %s RETURNING "count"'
-)
-_DAILY_TAKE_UNLIMITED = (
-    f'UPDATE {_DAILY} SET "count" = "count" + 1 '  # noqa: S608 - constant table name
-    'WHERE organization_id = %s AND day = %s RETURNING "count"'
-)
-
-
-def _daily_take(*, organization_id: int, day: date, cap: int | None) -> int | None:
-    value = connection.ops.adapt_datefield_value(day)
-    return _guarded_take(_DAILY_TAKE_LIMITED, _DAILY_TAKE_UNLIMITED, [organization_id, value], cap)
-
-
 def daily_reserve(*, organization_id: int, day: date, cap: int | None) -> bool:
-    if _daily_take(organization_id=organization_id, day=day, cap=cap) is not None:
+    """Count one CrewBuilder AI generation against the day's cap: one guarded
+    ``count = count + 1`` UPDATE (``… AND count < cap`` when capped); the day's row is
+    created on first use."""
+    rows = DailyUsage.objects.filter(organization_id=organization_id, day=day)
+    if cap is not None:
+        rows = rows.filter(count__lt=cap)
+    if rows.update(count=F("count") + 1):
         return True
     if cap is not None and cap <= 0:
         return False
     DailyUsage.objects.get_or_create(organization_id=organization_id, day=day)
-    return _daily_take(organization_id=organization_id, day=day, cap=cap) is not None
+    return bool(rows.update(count=F("count") + 1))
 
 
 # --- credits ledger -----------------------------------------------------------------------
@@ -400,66 +371,87 @@ def _payment_required_message() -> str:
     )
 
 
-_READ = object()  # charge_reserve(account=...) not given: read the billing account
-
-
 def charge_reserve(
     *,
-    organization,
-    generation_id,
+    organization: Organization,
+    generation_id: uuid.UUID,
     key_source: str,
     model_class: str = "standard",
-    account: BillingAccount | None | object = _READ,
+    tenant: Tenant | None = None,
     new_generation: bool = False,
-    savepoint: bool = True,
 ) -> Charge:
     """Reserve payment for one generation. ``key_source`` is the resolved key's source:
     ``one_time``/``user``/``organization``/``stored`` (own key, free), ``platform``
     (CrewBuilder AI) or ``fallback`` (no LLM used). Idempotent per generation id.
 
-    For the hot path (``generation_create``) — none of these changes what is charged:
-    ``account`` is the organisation's billing account (with its plan) when the caller has
-    already read it in this request (None: it has none), so it is not read again;
-    ``new_generation`` says the generation id was allocated in this transaction, so no
-    charge can exist for it and the idempotency lookup is skipped (the unique
-    ``generation_id`` still guards it); ``savepoint=False`` skips the SAVEPOINT/RELEASE
-    pair when the caller's transaction rolls back as a whole on any error raised here."""
-    with transaction.atomic(savepoint=savepoint):
-        if not new_generation:
-            existing = (
-                GenerationCharge.objects.filter(generation_id=generation_id)
-                .values_list("charged_as", flat=True)
-                .first()
-            )
-            if existing is not None:
-                return Charge(existing)
-        period_start = None
-        if key_source in OWN_KEY_SOURCES:
-            charged_as = "own_key"
-        elif key_source == "fallback":
-            charged_as = "none"
-        elif key_source == "platform":
-            if account is _READ:
-                account = selectors.billing_account_of(organization)
-            charged_as, period_start = _reserve_platform(
-                organization=organization,
-                generation_id=generation_id,
-                model_class=model_class,
-                account=account,
-            )
-        else:
-            raise BillingError(f"Unknown key source {key_source!r}.")
-        GenerationCharge.objects.create(
-            generation_id=generation_id,
+    ``tenant``: the request's tenant, whose billing account (with its plan) is used rather
+    than read again. ``new_generation``: the caller (``generation_create``) allocated the
+    generation id in its own transaction, so no charge can exist for it yet (the unique
+    ``generation_id`` still guards it) and any error raised here rolls that whole
+    transaction back: no idempotency lookup and no savepoint of its own."""
+    if new_generation:
+        return _charge_record(
             organization=organization,
-            charged_as=charged_as,
-            period_start=period_start,
+            generation_id=generation_id,
+            key_source=key_source,
+            model_class=model_class,
+            tenant=tenant,
         )
-        return Charge(charged_as)
+    with transaction.atomic():
+        existing = (
+            GenerationCharge.objects.filter(generation_id=generation_id)
+            .values_list("charged_as", flat=True)
+            .first()
+        )
+        if existing is not None:
+            return Charge(existing)
+        return _charge_record(
+            organization=organization,
+            generation_id=generation_id,
+            key_source=key_source,
+            model_class=model_class,
+            tenant=tenant,
+        )
+
+
+def _charge_record(
+    *,
+    organization: Organization,
+    generation_id: uuid.UUID,
+    key_source: str,
+    model_class: str,
+    tenant: Tenant | None,
+) -> Charge:
+    period_start = None
+    if key_source in OWN_KEY_SOURCES:
+        charged_as = "own_key"
+    elif key_source == "fallback":
+        charged_as = "none"
+    elif key_source == "platform":
+        account = selectors.billing_account_of(organization) if tenant is None else tenant.account
+        charged_as, period_start = _reserve_platform(
+            organization=organization,
+            generation_id=generation_id,
+            model_class=model_class,
+            account=account,
+        )
+    else:
+        raise BillingError(f"Unknown key source {key_source!r}.")
+    GenerationCharge.objects.create(
+        generation_id=generation_id,
+        organization=organization,
+        charged_as=charged_as,
+        period_start=period_start,
+    )
+    return Charge(charged_as)
 
 
 def _reserve_platform(
-    *, organization, generation_id, model_class: str, account: BillingAccount | None
+    *,
+    organization: Organization,
+    generation_id: uuid.UUID,
+    model_class: str,
+    account: BillingAccount | None,
 ) -> tuple[str, datetime | None]:
     ent = selectors.entitlements_from(account)
     if ent.past_due:

@@ -20,7 +20,6 @@ import hashlib
 import json
 import re
 
-from django.conf import settings
 from django.http import HttpResponse
 from django.utils.crypto import salted_hmac
 from drf_spectacular.types import OpenApiTypes
@@ -30,13 +29,15 @@ from rest_framework.response import Response
 
 from accounts.permissions import Cap
 from accounts.selectors import get_for_org_or_404
-from accounts.tokens import api_token_billing_account
+from billing.tenancy import Tenant, organization_billing_account
 from crewbuilder.api.exceptions import Conflict
 from crewbuilder.api.fields import StrictCharField, StrictChoiceField, StrictSlugField
 from crewbuilder.api.pagination import NewestFirstPagination
 from crewbuilder.api.views import TokenAPIView
 from generation import selectors, services
 from generation.models import Generation
+from generation.requirements import requirement_limits
+from keys.models import PROVIDERS
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
@@ -45,12 +46,12 @@ IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no 
 class GenerationCreateSerializer(serializers.Serializer):
     # Strict types: a number is not a string (DRF's CharField would accept 5 as "5").
     requirement = StrictCharField(
-        min_length=settings.CREWBUILDER_REQUIREMENT_MIN_CHARS,
-        max_length=settings.CREWBUILDER_REQUIREMENT_MAX_CHARS,
+        min_length=requirement_limits()[0],
+        max_length=requirement_limits()[1],
         help_text="The automation you need, in plain language.",
     )
     key_source = StrictChoiceField(choices=Generation.KeySource.values)
-    provider = StrictChoiceField(choices=["openai", "anthropic"])
+    provider = StrictChoiceField(choices=PROVIDERS)
     model = StrictCharField(
         required=False, allow_null=True, allow_blank=True, max_length=100, default=None
     )
@@ -194,16 +195,16 @@ class GenerationListCreateView(TokenAPIView):
         data = serializer.validated_data
         key = _idempotency_key(request)
         token = request.auth
-        # The token lookup already read the creator's role and the billing account: hand
-        # them down rather than have the service read them again.
-        loaded, billing_account = api_token_billing_account(token)
-        prefetched = {"billing_account": billing_account} if loaded else {}
-        # The service answers a replay (same key, same fingerprint) with the original
-        # generation, handles the concurrent-insert race, and raises IdempotencyConflict
-        # (409) for the same key with another body.
-        generation = services.generation_create(
-            organization=request.auth.organization,
+        # The token lookup already read the creator's role and the billing account with
+        # its plan: the tenant hands them down rather than have the service read them again.
+        tenant = Tenant(
+            organization=token.organization,
             user=request.user,
+            role=token.creator_role,
+            account=organization_billing_account(token.organization),
+            personal_keys=False,  # a token acts for the organisation, not its creator
+        )
+        order = services.GenerationOrder(
             requirement=data["requirement"],
             key_source=data["key_source"],
             provider=data["provider"],
@@ -212,10 +213,11 @@ class GenerationListCreateView(TokenAPIView):
             template=data["template"],
             idempotency_key=key,
             request_fingerprint=request_fingerprint(data) if key else "",
-            user_role=token.creator_role,
-            personal_keys=False,  # a token acts for the organisation, not its creator
-            **prefetched,
         )
+        # The service answers a replay (same key, same fingerprint) with the original
+        # generation, handles the concurrent-insert race, and raises IdempotencyConflict
+        # (409) for the same key with another body.
+        generation = services.generation_create_for(tenant=tenant, order=order)
         return Response(selectors.generation_public(generation), status=202)
 
 

@@ -67,18 +67,18 @@ class _Project:
         self.files = files
         self.design = design
         self.pkg = f"src/{design.name}"
-        self._cache: dict[tuple[str, str], Any] = {}
+        self._parsed: dict[tuple[str, str], Any] = {}
 
     def _memo(self, kind: str, path: str, parse: Callable[[], Any]) -> Any:
         """Parse each file once per run (several checks read the same YAML/AST); a parse
         failure is remembered and re-raised the same way for every check."""
         slot = (kind, path)
-        if slot not in self._cache:
+        if slot not in self._parsed:
             try:
-                self._cache[slot] = parse()
+                self._parsed[slot] = parse()
             except _Fail as exc:
-                self._cache[slot] = exc
-        value = self._cache[slot]
+                self._parsed[slot] = exc
+        value = self._parsed[slot]
         if isinstance(value, _Fail):
             raise _Fail(str(value))
         return value

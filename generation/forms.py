@@ -5,17 +5,17 @@ which model); the rules (lengths, catalogue, key availability, plan) live in
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 
+from generation.requirements import requirement_limits
+from keys.models import PROVIDERS, Provider
 from keys.services import platform_key
 
+PROVIDER_CHOICES = Provider.choices
 KEY_CHOICES = [
     ("platform", "CrewBuilder AI"),
-    ("openai", "My OpenAI key"),
-    ("anthropic", "My Anthropic key"),
+    *((provider, f"My {label} key") for provider, label in PROVIDER_CHOICES),
     ("one_time", "One-time key"),
 ]
-PROVIDER_CHOICES = [("openai", "OpenAI"), ("anthropic", "Anthropic")]
 # service field → form field the message belongs to
 SERVICE_FIELDS = {"key_source": "key_choice", "provider": "key_choice"}
 
@@ -59,9 +59,7 @@ class GenerateForm(forms.Form):
     def __init__(self, *args, models=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.models = list(models)
-        self.fields["requirement"].widget.attrs["maxlength"] = str(
-            settings.CREWBUILDER_REQUIREMENT_MAX_CHARS
-        )
+        self.fields["requirement"].widget.attrs["maxlength"] = str(requirement_limits()[1])
 
     def clean(self):
         data = super().clean()
@@ -73,7 +71,7 @@ class GenerateForm(forms.Form):
                 model_provider, model_name = None, data["model"]
         if choice == "platform":
             key_source, provider = "platform", model_provider or platform_provider()
-        elif choice in ("openai", "anthropic"):
+        elif choice in PROVIDERS:
             key_source, provider = "stored", choice
         else:
             key_source = "one_time"

@@ -13,10 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-
-class Provider(models.TextChoices):
-    OPENAI = "openai", "OpenAI"
-    ANTHROPIC = "anthropic", "Anthropic"
+from keys.models import Provider
 
 
 class LlmModel(models.Model):

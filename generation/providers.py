@@ -21,10 +21,10 @@ from django.conf import settings
 
 from crewbuilder.metrics import PROVIDER_ERRORS, PROVIDER_REQUEST_SECONDS
 from crewbuilder.redaction import scrub_key
+from keys.models import provider_label
 
 logger = logging.getLogger("crewbuilder.providers")
 
-PROVIDERS = ("openai", "anthropic")
 VERIFY_TIMEOUT_SECONDS = 10.0
 # Standard-class defaults, matching the catalogue defaults (migration 0004).
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5"}
@@ -186,9 +186,6 @@ class ProviderBadRequest(ProviderError):
     retryable = False
 
 
-_LABEL = {"openai": "OpenAI", "anthropic": "Anthropic"}
-
-
 def _retry_after(headers: Any) -> float | None:
     """Seconds to wait from ``retry-after-ms`` / ``retry-after`` (seconds or HTTP date)."""
     if headers is None:
@@ -247,7 +244,7 @@ def map_sdk_error(exc: Exception, *, provider: str, api_key: str = "") -> Provid
     only to classify): the provider's own error text never reaches it, because a hostile
     or compromised endpoint can echo the key in a disguise no pattern recognises. The raw
     body goes to the operator log only (``operator_body``)."""
-    label = _LABEL.get(provider, provider)
+    label = provider_label(provider)
     if isinstance(exc, openai.APITimeoutError | anthropic.APITimeoutError):
         return ProviderUnavailable(
             f"{label} did not answer within the time limit", provider=provider, code="timeout"

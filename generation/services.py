@@ -40,10 +40,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts.models import Organization, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
 from billing import services as billing
 from billing.selectors import entitlements_for
+from billing.tenancy import Tenant, tenant_for
 from crewbuilder.metrics import GENERATION_STAGE_SECONDS
 from crewbuilder.redaction import scrub_key
 from generation import selectors
@@ -53,16 +55,17 @@ from generation.designer import DesignResult, design_crew, requirement_analysis
 from generation.fit import fit_report
 from generation.models import CrewTemplate, Generation, LlmModel
 from generation.packaging import build_zip
-from generation.providers import DEFAULT_MODELS, PROVIDERS, ProviderError
+from generation.providers import DEFAULT_MODELS, ProviderError
 from generation.renderer import render_project
+from generation.requirements import requirement_problems
 from generation.signals import generation_outcome_on_commit
 from keys import services as keys
+from keys.models import PROVIDERS, provider_label
 from keys.services import ResolvedKey
 
 logger = logging.getLogger("crewbuilder.generation")
 
 KEY_SOURCES = tuple(Generation.KeySource.values)
-PROVIDER_LABELS = {"openai": "OpenAI", "anthropic": "Anthropic"}
 STAGE_PROGRESS = {
     Generation.Stage.QUEUED: 0,
     Generation.Stage.DESIGNING: 10,
@@ -182,23 +185,6 @@ def reconnect_if_broken() -> None:
 # --------------------------------------------------------------------------- create
 
 
-def _validate_requirement(requirement: str) -> list[str]:
-    low = settings.CREWBUILDER_REQUIREMENT_MIN_CHARS
-    high = settings.CREWBUILDER_REQUIREMENT_MAX_CHARS
-    if not requirement:
-        return ["Describe what the crew should do."]
-    if len(requirement) < low:
-        return [
-            f"Describe the automation in at least {low} characters (you wrote {len(requirement)})."
-        ]
-    if len(requirement) > high:
-        return [
-            f"Keep the requirement under {high} characters "
-            f"(you wrote {len(requirement)}); summarise or split it."
-        ]
-    return []
-
-
 def _model_for(*, provider: str, model: str | None) -> tuple[LlmModel | None, str, list[str]]:
     if model:
         row = selectors.llm_model_for(provider=provider, name=model)
@@ -214,19 +200,46 @@ def _model_for(*, provider: str, model: str | None) -> tuple[LlmModel | None, st
     return row, row.name if row else DEFAULT_MODELS.get(provider, ""), []
 
 
-_UNREAD = object()  # generation_create(billing_account=...) not given: billing reads it
+GENERATE_DENIED = "Your role in this organisation does not allow generating."
 
 
-def _require_role(*, user, organization, capability: str, role: str | None = None) -> None:
-    if user is None:  # API calls on an organisation token: the token grants generation
+def _require_role(*, user: User | None, organization: Organization, capability: str) -> None:
+    if user is None:  # the /try/ guest flow: no person, no role
         return
-    if role is None:  # not already read in this request (the API token lookup reads it)
-        role = role_of(user=user, organization=organization)
-    if not can(role, capability):
-        raise PermissionDenied("Your role in this organisation does not allow generating.")
+    if not can(role_of(user=user, organization=organization), capability):
+        raise PermissionDenied(GENERATE_DENIED)
 
 
-def _existing_for_idempotency(*, organization, idempotency_key: str, request_fingerprint: str):
+@dataclass(frozen=True)
+class GenerationOrder:
+    """What was asked for: the generate page's form or the API's body, not yet checked."""
+
+    requirement: str
+    key_source: str
+    provider: str
+    model: str | None = None
+    api_key: str | None = None
+    template: str | None = None
+    allow_questions: bool = False
+    idempotency_key: str | None = None
+    request_fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class _CheckedOrder:
+    """An order that passed validation: the cleaned text and key, the catalogue's model
+    and the template."""
+
+    requirement: str
+    api_key: str
+    llm: LlmModel | None
+    model_name: str
+    template: CrewTemplate | None
+
+
+def _existing_for_idempotency(
+    *, organization: Organization, idempotency_key: str, request_fingerprint: str
+) -> Generation | None:
     existing = Generation.objects.filter(
         organization=organization, idempotency_key=idempotency_key
     ).first()
@@ -235,11 +248,10 @@ def _existing_for_idempotency(*, organization, idempotency_key: str, request_fin
     return existing
 
 
-@transaction.atomic
 def generation_create(
     *,
-    organization,
-    user,
+    organization: Organization,
+    user: User | None,
     requirement: str,
     key_source: str,
     provider: str,
@@ -249,40 +261,67 @@ def generation_create(
     idempotency_key: str | None = None,
     request_fingerprint: str = "",
     allow_questions: bool = False,
-    user_role: str | None = None,
-    billing_account=_UNREAD,
-    personal_keys: bool = True,
 ) -> Generation:
+    """``generation_create_for`` for a caller that has no tenant yet (the guest flow,
+    commands, tests): reads the user's role and the billing account first."""
+    return generation_create_for(
+        tenant=tenant_for(organization=organization, user=user),
+        order=GenerationOrder(
+            requirement=requirement,
+            key_source=key_source,
+            provider=provider,
+            model=model,
+            api_key=api_key,
+            template=template,
+            allow_questions=allow_questions,
+            idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint,
+        ),
+    )
+
+
+@transaction.atomic
+def generation_create_for(*, tenant: Tenant, order: GenerationOrder) -> Generation:
     """Validate, resolve which key pays, reserve the charge and queue the generation.
 
     Raises ``ValidationError`` (a field dict) for bad input, ``PermissionDenied`` for a
     role that may not generate, ``IdempotencyConflict`` for a reused key with another
     body, and billing's ``PaymentRequired`` / ``PlanNotAllowed`` untouched. Nothing is
-    created when any of them is raised. ``api_key`` (one-time keys) is handed to the keys
+    created when any of them is raised. A one-time ``api_key`` is handed to the keys
     service and only its opaque reference is stored.
 
-    ``user_role`` (the user's current role in the organisation) and ``billing_account``
-    (the organisation's billing account with its plan, None for none) may be passed by a
-    caller that has already read them in this request — the API's token lookup reads
-    both — so they are not read again; the rules applied are the same.
-
-    ``personal_keys=False`` (API tokens) resolves ``stored`` to the organisation's keys
-    only: an organisation's token never spends its creator's personal provider key.
+    The tenant carries what the request already read (the role, the billing account);
+    ``tenant.personal_keys`` False (API tokens) resolves ``stored`` to the organisation's
+    keys only: an organisation's token never spends its creator's personal provider key.
     """
-    _require_role(user=user, organization=organization, capability=Cap.GENERATE, role=user_role)
-    if idempotency_key:
+    if not tenant.can(Cap.GENERATE):
+        raise PermissionDenied(GENERATE_DENIED)
+    if order.idempotency_key:
         existing = _existing_for_idempotency(
-            organization=organization,
-            idempotency_key=idempotency_key,
-            request_fingerprint=request_fingerprint,
+            organization=tenant.organization,
+            idempotency_key=order.idempotency_key,
+            request_fingerprint=order.request_fingerprint,
         )
         if existing is not None:
             return existing
+    checked = _order_checked(tenant=tenant, order=order)
+    generation = _generation_new(tenant=tenant, order=order, checked=checked)
+    if order.idempotency_key:
+        winner = _insert_first(generation, order=order)
+        if winner is not None:
+            return winner
+    _charge_and_save(generation, tenant=tenant, order=order, api_key=checked.api_key)
+    _enqueue_on_commit(generation.id)
+    return generation
 
-    requirement = (requirement or "").strip()
-    api_key = (api_key or "").strip()
+
+def _order_checked(*, tenant: Tenant, order: GenerationOrder) -> _CheckedOrder:
+    """The order's input rules, every broken one reported at once as a field error."""
+    provider, key_source = order.provider, order.key_source
+    requirement = (order.requirement or "").strip()
+    api_key = (order.api_key or "").strip()
     errors: dict[str, list[str]] = {}
-    if problems := _validate_requirement(requirement):
+    if problems := requirement_problems(requirement):
         errors["requirement"] = problems
     if key_source not in KEY_SOURCES:
         errors["key_source"] = [f"Choose one of: {', '.join(KEY_SOURCES)}."]
@@ -299,30 +338,34 @@ def generation_create(
                 errors["api_key"] = exc.message_dict.get("api_key") or exc.messages
     elif api_key:
         errors["api_key"] = ["An API key is only accepted with the one-time key option."]
-    llm = None
-    model_name = ""
+    llm, model_name = None, ""
     if provider in PROVIDERS:
-        llm, model_name, problems = _model_for(provider=provider, model=model)
+        llm, model_name, problems = _model_for(provider=provider, model=order.model)
         if problems:
             errors["model"] = problems
     crew_template = None
-    if template:
-        crew_template = selectors.crew_template_for(organization=organization, slug=template)
+    if order.template:
+        crew_template = selectors.crew_template_for(
+            organization=tenant.organization, slug=order.template
+        )
         if crew_template is None:
-            errors["template"] = [f"Unknown template {template!r}."]
+            errors["template"] = [f"Unknown template {order.template!r}."]
     if errors:
         raise ValidationError(errors)
+    return _CheckedOrder(requirement, api_key, llm, model_name, crew_template)
 
-    key_id = None
-    if key_source == Generation.KeySource.STORED:
+
+def _key_resolved(*, tenant: Tenant, order: GenerationOrder) -> tuple[str, int | None]:
+    """(the key's source, the stored key's id): which key will pay for the run."""
+    if order.key_source == Generation.KeySource.STORED:
         stored = keys.provider_key_resolve(
-            organization=organization,
-            user=user if personal_keys else None,
-            provider=provider,
+            organization=tenant.organization,
+            user=tenant.user if tenant.personal_keys else None,
+            provider=order.provider,
             allow_platform=False,
         )
         if stored is None or stored.source not in {"user", "organization"}:
-            label = PROVIDER_LABELS[provider]
+            label = provider_label(order.provider)
             raise ValidationError(
                 {
                     "key_source": [
@@ -331,90 +374,98 @@ def generation_create(
                     ]
                 }
             )
-        resolved_source, key_id = stored.source, stored.key_id
-    elif key_source == Generation.KeySource.ONE_TIME:
-        resolved_source = "one_time"
-    else:
-        # CrewBuilder AI: the platform key, or the deterministic designer when the
-        # deployment has none (the embedded default).
-        resolved_source = "platform" if keys.platform_key(provider) else "fallback"
+        return stored.source, stored.key_id
+    if order.key_source == Generation.KeySource.ONE_TIME:
+        return "one_time", None
+    # CrewBuilder AI: the platform key, or the deterministic designer when the deployment
+    # has none (the embedded default).
+    return ("platform" if keys.platform_key(order.provider) else "fallback"), None
 
+
+def _generation_new(
+    *, tenant: Tenant, order: GenerationOrder, checked: _CheckedOrder
+) -> Generation:
+    """The generation row, not saved yet."""
+    resolved_source, key_id = _key_resolved(tenant=tenant, order=order)
     # Plan gates (quota, credits, advanced models on CrewBuilder AI) live in one place:
-    # billing's charge_reserve, told the model class below.
-    model_class = llm.model_class if llm else LlmModel.ModelClass.STANDARD
+    # billing's charge reservation, told the model class below.
+    model_class = checked.llm.model_class if checked.llm else LlmModel.ModelClass.STANDARD
+    provider_used, model_name = order.provider, checked.model_name
     if resolved_source == "fallback":
         provider_used, model_name, model_class = "fallback", "fallback", "standard"
-    else:
-        provider_used = provider
-
-    generation = Generation(
-        organization=organization,
-        user=user,
-        template=crew_template,
-        requirement=requirement,
+    return Generation(
+        organization=tenant.organization,
+        user=tenant.user,
+        template=checked.template,
+        requirement=checked.requirement,
         provider=provider_used,
         model=model_name,
-        key_source=key_source,
+        key_source=order.key_source,
         resolved_key_source=resolved_source,
         provider_key_id=key_id,
-        personal_keys_allowed=personal_keys,
+        personal_keys_allowed=tenant.personal_keys,
         model_class=model_class,
-        allow_questions=allow_questions,
-        idempotency_key=idempotency_key or None,
-        request_fingerprint=request_fingerprint,
+        allow_questions=order.allow_questions,
+        idempotency_key=order.idempotency_key or None,
+        request_fingerprint=order.request_fingerprint,
     )
-    if idempotency_key:
-        # Insert first, in a savepoint: a concurrent identical request that won the race
-        # on the unique (organisation, key) makes this INSERT fail before anything is
-        # reserved, and this request answers with the winner's generation.
-        try:
-            with transaction.atomic():
-                generation.save(force_insert=True)
-        except IntegrityError:
-            # Lost a race with an identical request: answer with the winner's generation.
-            existing = _existing_for_idempotency(
-                organization=organization,
-                idempotency_key=idempotency_key,
-                request_fingerprint=request_fingerprint,
-            )
-            if existing is None:
-                raise
-            return existing
 
-    # Every error below propagates and rolls this whole transaction back, so billing
-    # needs no savepoint of its own; the generation id is new, so no charge exists yet.
-    reserve = {} if billing_account is _UNREAD else {"account": billing_account}
+
+def _insert_first(generation: Generation, *, order: GenerationOrder) -> Generation | None:
+    """Insert an idempotent request's row before anything is reserved, in a savepoint: a
+    concurrent identical request that won the race on the unique (organisation, key)
+    makes this INSERT fail, and this request answers with the winner's generation
+    (returned; None when this request won)."""
+    try:
+        with transaction.atomic():
+            generation.save(force_insert=True)
+    except IntegrityError:
+        existing = _existing_for_idempotency(
+            organization=generation.organization,
+            idempotency_key=order.idempotency_key or "",
+            request_fingerprint=order.request_fingerprint,
+        )
+        if existing is None:
+            raise
+        return existing
+    return None
+
+
+def _charge_and_save(
+    generation: Generation, *, tenant: Tenant, order: GenerationOrder, api_key: str
+) -> None:
+    # Every error here propagates and rolls the whole creation back, so billing needs no
+    # savepoint of its own; the generation id is new, so no charge exists yet.
     charge = billing.charge_reserve(
-        organization=organization,
-        generation_id=generation.id,
-        key_source=resolved_source,
-        model_class=model_class,
+        organization=tenant.organization,
+        tenant=tenant,
         new_generation=True,
-        savepoint=False,
-        **reserve,
+        generation_id=generation.id,
+        key_source=generation.resolved_key_source,
+        model_class=generation.model_class,
     )
     generation.charged_as = charge.charged_as
-    if key_source == Generation.KeySource.ONE_TIME:
-        generation.one_time_key_ref = keys.one_time_key_stash(api_key=api_key, provider=provider)
-    if idempotency_key:
+    if order.key_source == Generation.KeySource.ONE_TIME:
+        generation.one_time_key_ref = keys.one_time_key_stash(
+            api_key=api_key, provider=order.provider
+        )
+    if order.idempotency_key:
         generation.save(update_fields=["charged_as", "one_time_key_ref"])
     else:
         # No race to lose: one INSERT with the charge already known (no UPDATE after it).
         generation.save(force_insert=True)
     audit_record(
-        organization=organization,
-        actor=user,
+        organization=tenant.organization,
+        actor=tenant.user,
         action="generation.created",
         target=generation,
         metadata={
             "provider": generation.provider,
             "model": generation.model,
-            "key_source": key_source,
+            "key_source": order.key_source,
             "charged_as": generation.charged_as,
         },
     )
-    _enqueue_on_commit(generation.id)
-    return generation
 
 
 def _enqueue_on_commit(generation_id) -> None:
@@ -542,7 +593,7 @@ def _run_key(g: Generation) -> ResolvedKey | None:
         if key is None or key.source not in {"user", "organization"}:
             raise GenerationError(
                 "key_unavailable",
-                f"The stored {PROVIDER_LABELS.get(g.provider, g.provider)} key was removed "
+                f"The stored {provider_label(g.provider)} key was removed "
                 "before the generation ran.",
             )
         if key.key_id != g.provider_key_id:
@@ -961,7 +1012,7 @@ def generation_retry_scheduled(
     g = Generation.objects.filter(pk=generation_id).only("provider").first()
     if g is None:
         return
-    who = PROVIDER_LABELS.get(g.provider, g.provider)
+    who = provider_label(g.provider)
     why = (
         "is rate limiting requests"
         if error.code in {"rate_limited", "overloaded"}
@@ -1116,7 +1167,7 @@ def crew_template_create(
         errors["name"] = ["Give the template a name (up to 100 characters)."]
     if len(description or "") > 300:
         errors["description"] = ["Keep the description under 300 characters."]
-    if requirement and (problems := _validate_requirement(requirement.strip())):
+    if requirement and (problems := requirement_problems(requirement.strip())):
         errors["requirement"] = problems
     if blueprint:
         try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,9 +20,12 @@ from accounts.permissions import Cap, can
 from accounts.selectors import get_for_org_or_404
 from billing.selectors import entitlements_for
 from billing.services import PaymentRequired, PlanNotAllowed
+from billing.tenancy import tenant_for_member
 from generation import selectors, services
 from generation.forms import SERVICE_FIELDS, AnswersForm, GenerateForm, SaveTemplateForm
 from generation.models import Generation
+from generation.requirements import requirement_limits
+from keys.models import PROVIDERS
 from keys.services import platform_key
 
 PAGE_SIZE = 20
@@ -61,15 +63,16 @@ def _apply_errors(form, exc: ValidationError) -> None:
 
 def _generate_context(request: HttpRequest, form: GenerateForm) -> dict:
     org = request.organization
+    low, high = requirement_limits()
     return {
         "form": form,
         "templates": selectors.crew_templates_for(organization=org),
         "models": form.models,
         "can_generate": can(request.membership.role, Cap.GENERATE),
         "entitlements": entitlements_for(org),
-        "platform_available": any(platform_key(p) for p in ("openai", "anthropic")),
-        "requirement_min": settings.CREWBUILDER_REQUIREMENT_MIN_CHARS,
-        "requirement_max": settings.CREWBUILDER_REQUIREMENT_MAX_CHARS,
+        "platform_available": any(platform_key(p) for p in PROVIDERS),
+        "requirement_min": low,
+        "requirement_max": high,
     }
 
 
@@ -85,18 +88,18 @@ def generate(request: HttpRequest) -> HttpResponse:
         form = GenerateForm(request.POST, models=models)
         if form.is_valid():
             data = form.cleaned_data
+            order = services.GenerationOrder(
+                requirement=data["requirement"],
+                key_source=data["key_source"],
+                provider=data["provider"],
+                model=data["model_name"],
+                api_key=data["api_key"] or None,
+                template=data["template"] or None,
+                allow_questions=True,
+            )
+            tenant = tenant_for_member(membership=request.membership, user=request.user)
             try:
-                generation = services.generation_create(
-                    organization=request.organization,
-                    user=request.user,
-                    requirement=data["requirement"],
-                    key_source=data["key_source"],
-                    provider=data["provider"],
-                    model=data["model_name"],
-                    api_key=data["api_key"] or None,
-                    template=data["template"] or None,
-                    allow_questions=True,
-                )
+                generation = services.generation_create_for(tenant=tenant, order=order)
             except ValidationError as exc:
                 _apply_errors(form, exc)
             except PaymentRequired as exc:

@@ -17,13 +17,13 @@ from crewbuilder.api.exceptions import Conflict
 from crewbuilder.api.fields import StrictBooleanField, StrictCharField, StrictChoiceField
 from crewbuilder.api.views import TokenAPIView
 from keys import selectors, services
-from keys.models import ProviderKey
+from keys.models import PROVIDERS, ProviderKey
 
 ORGANIZATION_SCOPE = ProviderKey.Scope.ORGANIZATION
 
 
 class KeyCreateSerializer(serializers.Serializer):
-    provider = StrictChoiceField(choices=["openai", "anthropic"])
+    provider = StrictChoiceField(choices=PROVIDERS)
     api_key = StrictCharField(write_only=True, max_length=512, style={"input_type": "password"})
     label = StrictCharField(required=False, allow_blank=True, max_length=80, default="")
     replace = StrictBooleanField(
