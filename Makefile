@@ -33,8 +33,11 @@ run: install
 	PORT=$(PORT) DJANGO_DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## make test: install everything and run the whole suite (uses DATABASE_URL / REDIS_URL when set)
+# The suite runs in one process per core (pytest-xdist): each gets its own test database and
+# Redis database index (crewbuilder/test_settings.py). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: install-dev browser-tools
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # axe-core for the accessibility browser tests, pinned in tests/browser/package-lock.json.
 AXE := tests/browser/node_modules/axe-core/axe.min.js

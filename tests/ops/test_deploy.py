@@ -50,12 +50,17 @@ def _reads(tree: ast.AST) -> tuple[set[str], list[str]]:
     return names, dynamic
 
 
+# Set by the test tooling itself, never by an operator: pytest-xdist names its worker
+# processes (gw0, gw1, …) and the test settings give each its own Redis database.
+TOOLING_VARIABLES = {"PYTEST_XDIST_WORKER"}
+
+
 def settings_variables() -> set[str]:
     names: set[str] = set()
     for path in SETTINGS_MODULES:
         found, _ = _reads(ast.parse(path.read_text()))
         names |= found
-    return names
+    return names - TOOLING_VARIABLES
 
 
 def readme_table_variables() -> set[str]:
