@@ -24,6 +24,8 @@ from billing import checkout, services
 from billing import stripe_gateway as gateway
 from billing.models import GuestPass
 from billing.plans import CREDIT_LOOKUP_KEY
+from crewbuilder.errors import REDIS_UNAVAILABLE
+from crewbuilder.outage import degraded
 
 PROVIDERS = ("openai", "anthropic")
 
@@ -44,12 +46,16 @@ def guest_rate_check(*, ip: str) -> None:
     the address itself is only used hashed)."""
     bucket = int(timezone.now().timestamp() // 3600)
     key = f"billing:guest:{_hash(ip or 'unknown')[:32]}:{bucket}"
-    cache.add(key, 0, timeout=3600)
     try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=3600)
-        count = 1
+        cache.add(key, 0, timeout=3600)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # evicted between add and incr
+            cache.set(key, 1, timeout=3600)
+            count = 1
+    except REDIS_UNAVAILABLE as exc:  # fail open, like the API's rate limiter
+        degraded("guest_rate_limiter", exc)
+        return
     if count > settings.BILLING_GUEST_PER_HOUR:
         raise GuestRateLimited(
             "Too many tries from your network in the last hour. Sign up for free to keep going."

@@ -17,9 +17,10 @@ concurrent reservations can never both take the last generation.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -41,6 +42,7 @@ from billing.models import (
 )
 from billing.signals import usage_limit_reached_on_commit
 from billing.tenancy import Tenant
+from crewbuilder.errors import ApplicationError
 from crewbuilder.metrics import CREDITS_CONSUMED, QUOTA_REFUSALS
 
 logger = logging.getLogger("crewbuilder.billing")
@@ -49,13 +51,12 @@ BUY_URL = "/settings/billing/#credits"
 UPGRADE_URL = "/pricing/"
 
 
-class BillingError(Exception):
+class BillingError(ApplicationError):
     code = "billing_error"
     status = 400
 
     def __init__(self, message: str = "", **links: str):
-        super().__init__(message or self.__doc__ or self.code)
-        self.message = str(self.args[0])
+        super().__init__(message)
         self.links = links
 
 
@@ -74,6 +75,13 @@ class DailyCapReached(PaymentRequired):
 
     code = "daily_cap_reached"
     status = 429
+
+    @property
+    def retry_after(self) -> int:
+        """Seconds until the UTC day rolls over, when the cap resets."""
+        now = timezone.now()
+        tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        return max(1, math.ceil((tomorrow - now).total_seconds()))
 
 
 class PlanNotAllowed(BillingError):

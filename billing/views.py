@@ -89,7 +89,7 @@ def _start(request: HttpRequest, start) -> HttpResponse:
     except services.BillingError as exc:
         return _error_page(request, exc.message, 400)
     except gateway.GatewayError as exc:
-        logger.warning("stripe unavailable for a billing page", extra={"status": exc.status})
+        logger.warning("stripe unavailable for a billing page", extra={"status": exc.stripe_status})
         return _error_page(
             request, "Stripe could not be reached. Please try again in a minute.", 502
         )

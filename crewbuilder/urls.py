@@ -27,6 +27,9 @@ urlpatterns = [
     path("api/v1/", include("crewbuilder.api.urls")),
 ]
 
+# a dependency that is down (database, Redis) is a 503 page, not a 500 (crewbuilder.errors)
+handler500 = "crewbuilder.error_pages.server_error"
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

@@ -46,7 +46,9 @@ from accounts.services import audit_record, role_of
 from billing import services as billing
 from billing.selectors import entitlements_for
 from billing.tenancy import Tenant, tenant_for
+from crewbuilder.errors import BROKER_UNAVAILABLE, ApplicationError, ServiceUnavailable
 from crewbuilder.metrics import GENERATION_STAGE_SECONDS
+from crewbuilder.outage import unavailable_response
 from crewbuilder.redaction import scrub_key
 from generation import selectors
 from generation.checks import FIT_CHECK, run_checks
@@ -78,7 +80,7 @@ MAX_QUESTIONS = 3
 MAX_ANSWER_CHARS = 1000
 
 
-class IdempotencyConflict(Exception):  # noqa: N818 - an HTTP-style outcome (409)
+class IdempotencyConflict(ApplicationError):  # noqa: N818 - an HTTP-style outcome (409)
     """The idempotency key was already used with a different request body."""
 
     code = "idempotency_conflict"
@@ -311,7 +313,7 @@ def generation_create_for(*, tenant: Tenant, order: GenerationOrder) -> Generati
         if winner is not None:
             return winner
     _charge_and_save(generation, tenant=tenant, order=order, api_key=checked.api_key)
-    _enqueue_on_commit(generation.id)
+    _enqueue_on_commit(generation.id, refuse_unqueued=True)
     return generation
 
 
@@ -468,10 +470,44 @@ def _charge_and_save(
     )
 
 
-def _enqueue_on_commit(generation_id) -> None:
+QUEUE_UNAVAILABLE_MESSAGE = (
+    "The generation could not be queued because the job queue is unavailable. Nothing was "
+    "charged; please try again in a moment."
+)
+
+
+def _enqueue_on_commit(generation_id, *, refuse_unqueued: bool = False) -> None:
+    """Queue the run once the generation's row is committed.
+
+    ``refuse_unqueued`` (a user is waiting on the answer): when the broker cannot be
+    reached (the publish gives up after the bounded timeouts in settings), the generation
+    is failed with ``queue_unavailable`` — which gives its charge back exactly once — and
+    ``ServiceUnavailable`` (503, Retry-After) is raised to the caller. Its idempotency key
+    is freed, so a client retrying with the same key gets a new generation."""
     from generation.tasks import generation_enqueue  # tasks imports this module
 
-    transaction.on_commit(lambda: generation_enqueue(generation_id))
+    def enqueue() -> None:
+        try:
+            generation_enqueue(generation_id)
+        except BROKER_UNAVAILABLE as exc:
+            if not refuse_unqueued:
+                raise
+            unavailable_response("broker", exc)
+            generation_enqueue_failed(generation_id=generation_id)
+            raise ServiceUnavailable(QUEUE_UNAVAILABLE_MESSAGE) from exc
+
+    transaction.on_commit(enqueue)
+
+
+def generation_enqueue_failed(*, generation_id) -> None:
+    """The run could not be queued: fail the generation (its charge is released exactly
+    once by ``generation_fail``) and free its idempotency key for the client's retry."""
+    generation_fail(
+        generation_id=generation_id, code="queue_unavailable", message=QUEUE_UNAVAILABLE_MESSAGE
+    )
+    Generation.objects.filter(pk=generation_id, error_code="queue_unavailable").update(
+        idempotency_key=None
+    )
 
 
 # --------------------------------------------------------------------------- run
@@ -1138,7 +1174,7 @@ def generation_answer_questions(*, generation: Generation, user, answers: dict[s
     g.notice = ""
     g.updated_at = timezone.now()
     g.save(update_fields=["answers", "notice", "updated_at"])
-    _enqueue_on_commit(g.id)
+    _enqueue_on_commit(g.id, refuse_unqueued=True)
     return g
 
 

@@ -21,6 +21,7 @@ from accounts.selectors import get_for_org_or_404
 from billing.selectors import entitlements_for
 from billing.services import PaymentRequired, PlanNotAllowed
 from billing.tenancy import tenant_for_member
+from crewbuilder.errors import ServiceUnavailable
 from generation import selectors, services
 from generation.forms import SERVICE_FIELDS, AnswersForm, GenerateForm, SaveTemplateForm
 from generation.models import Generation
@@ -106,6 +107,17 @@ def generate(request: HttpRequest) -> HttpResponse:
                 return _payment_required(request, exc)
             except (PlanNotAllowed, PermissionDenied) as exc:
                 return _forbidden(request, str(exc))
+            except ServiceUnavailable as exc:
+                # Nothing was queued or charged: the same form again, with what was typed.
+                form.add_error(None, exc.message)
+                response = render(
+                    request,
+                    "generation/generate.html",
+                    _generate_context(request, form),
+                    status=exc.status,
+                )
+                response["Retry-After"] = str(exc.retry_after)
+                return response
             else:
                 return redirect("generation:detail", pk=generation.pk)
         return render(

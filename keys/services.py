@@ -41,6 +41,7 @@ from django.utils import timezone
 from accounts.models import Membership, Organization, Role, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
+from crewbuilder.errors import REDIS_UNAVAILABLE, ApplicationError, ServiceUnavailable
 from crewbuilder.metrics import KEY_DECRYPT_FAILURES
 from crewbuilder.redaction import contains_secret, redact
 from keys.backends import active_backend, backend_for, backend_name, is_local_key_id
@@ -251,10 +252,11 @@ def _audit(key: ProviderKey, *, actor: User | None, action: str, **metadata) -> 
 # --------------------------------------------------------------------------- store / delete
 
 
-class ProviderKeyExists(Exception):  # noqa: N818 - an HTTP-style outcome (409)
+class ProviderKeyExists(ApplicationError):  # noqa: N818 - an HTTP-style outcome (409)
     """A key for this provider and scope is already stored and replacing was not asked."""
 
     code = "key_exists"
+    status = 409
 
     def __init__(self, key: ProviderKey):
         self.key = key
@@ -627,7 +629,15 @@ def one_time_key_stash(*, api_key: str, provider: str, ttl_seconds: int = 3600) 
     handle = secrets.token_bytes(16)
     one_time_key = AESGCM.generate_key(bit_length=256)
     blob = seal(AESGCM(one_time_key), value.encode(), aad("crewbuilder/one-time/v1", handle.hex()))
-    cache.set(_OT_CACHE_PREFIX + handle.hex(), blob, timeout=max(1, int(ttl_seconds)))
+    try:
+        cache.set(_OT_CACHE_PREFIX + handle.hex(), blob, timeout=max(1, int(ttl_seconds)))
+    except REDIS_UNAVAILABLE as exc:
+        # The key cannot be held for the worker: refuse now (the caller's transaction
+        # rolls back, nothing is charged) rather than queue a run that cannot start.
+        raise ServiceUnavailable(
+            "Your one-time key cannot be held for the generation right now. Nothing was "
+            "charged; please try again shortly."
+        ) from exc
     return f"ot1.{_b64u(handle)}.{_b64u(one_time_key)}"
 
 

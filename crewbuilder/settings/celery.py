@@ -12,6 +12,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CREWBUILDER_CACHE_PREFIX", default="cb"),
+            # A Redis that hangs (not only one that refuses) must not hang requests.
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
         }
     }
 else:
@@ -33,7 +35,18 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Must exceed the hard time limit of the longest task so an unacked task is not redelivered
 # while it is still running (see generation/tasks.py for the ordered limits).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=1800)
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=1800),
+    # Without socket timeouts a publish to a Redis that hangs waits forever (kombu's
+    # docs); with them and the retry policy below an enqueue gives up within ~6 s (a
+    # refused connection: under 1 s) and the request answers 503, nothing charged.
+    "socket_connect_timeout": 2.0,
+    "socket_timeout": 3.0,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
 }
 # How often a worker looks for unacked messages whose visibility timeout has passed
 # (kombu's default scan is every ~100 s; tests of redelivery after SIGKILL lower it).
