@@ -2,10 +2,10 @@
 once and is charged once (issue 16, "During a PostgreSQL restart").
 
 The restart is real and of a private cluster: ``initdb``/``pg_ctl`` on a free port under a
-temporary directory (the shared server is never touched). The test database's schema and
-data (plans, the catalogue, this test's organisation) are copied into it with
-``pg_dump``; a real Celery worker runs against it and a subprocess creates the
-generations there with the same service the API uses. ``pg_ctl restart -m fast`` then
+temporary directory (the fault suite's ``PrivatePostgres``; the shared server is never
+touched). The test database's schema and data (plans, the catalogue, this test's
+organisation) are copied into it with ``pg_dump``; a real Celery worker runs against it
+and a subprocess creates the generations there with the same service the API uses. ``pg_ctl stop -m fast`` then
 terminates every backend — the worker's idle connections, the ones mid-query, the
 heartbeat's — while the runs wait on a slow provider or write a stage.
 """
@@ -13,21 +13,16 @@ heartbeat's — while the runs wait on a slow provider or write a stage.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
-from django.db import connection
 
+from tests.faults.conftest import PrivatePostgres, test_database_url
 from tests.generation.conftest import CANARY_OPENAI, assign_plan
 from tests.generation.test_worker import BASE_DIR, REQ, celery_workers, wait_for
 
@@ -40,167 +35,20 @@ GENERATIONS = 8  # within the Basic plan's 10 a month
 TERMINAL = ("succeeded", "failed")
 
 
-def _pg_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if not found:
-        pytest.skip(f"PostgreSQL server binaries ({name}) are not installed")
-    return found[-1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PrivatePostgres:
-    """A throw-away cluster owned by the ``postgres`` user (initdb refuses root)."""
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="cb-pg-"))
-        self.port = _free_port()
-        self.data = self.dir / "data"
-        self.log = self.dir / "server.log"
-        as_postgres = os.geteuid() == 0
-        if as_postgres:
-            shutil.chown(self.dir, user="postgres")
-        self._prefix = ["runuser", "-u", "postgres", "--"] if as_postgres else []
-        self._options = (
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c full_page_writes=off"
-        )
-
-    def _run(self, *args: str) -> None:
-        subprocess.run([*self._prefix, *args], check=True, capture_output=True, timeout=120)
-
-    def start(self) -> None:
-        self._run(
-            _pg_bin("initdb"),
-            "-D",
-            str(self.data),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        )
-        self._run(
-            _pg_bin("pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            self._options,
-            "-l",
-            str(self.log),
-            "-w",
-            "start",
-        )
-
-    def pg_ctl(self, action: str) -> None:
-        self._run(
-            _pg_bin("pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            self._options,
-            "-l",
-            str(self.log),
-            "-m",
-            "fast",
-            "-w",
-            action,
-        )
-
-    def stop(self) -> None:
-        subprocess.run(
-            [
-                *self._prefix,
-                _pg_bin("pg_ctl"),
-                "-D",
-                str(self.data),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def url(self, db: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{db}"
-
-
 @pytest.fixture
 def private_postgres(postgres):
-    if not shutil.which("runuser") and os.geteuid() == 0:
-        pytest.skip("runuser is needed to run initdb as the postgres user")
-    cluster = PrivatePostgres()
+    """The fault suite's private cluster (tests/faults/conftest.py), started."""
+    server = PrivatePostgres()
     try:
-        cluster.start()
-        yield cluster
+        server.init()
+        server.start()
+        yield server
     finally:
-        cluster.stop()
-
-
-def _copy_test_database(cluster: PrivatePostgres) -> str:
-    s = connection.settings_dict
-    subprocess.run(
-        [
-            _pg_bin("createdb"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(cluster.port),
-            "-U",
-            "postgres",
-            "crewbuilder",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    dump = subprocess.run(
-        [
-            _pg_bin("pg_dump"),
-            "--no-owner",
-            "-h",
-            s["HOST"] or "127.0.0.1",
-            "-p",
-            str(s["PORT"] or 5432),
-            "-U",
-            s["USER"],
-            s["NAME"],
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-        env={**os.environ, "PGPASSWORD": s["PASSWORD"] or ""},
-    )
-    subprocess.run(
-        [
-            _pg_bin("psql"),
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(cluster.port),
-            "-U",
-            "postgres",
-            "-d",
-            "crewbuilder",
-        ],
-        input=dump.stdout,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return cluster.url("crewbuilder")
+        try:
+            server.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass  # not running
+        server.remove()
 
 
 CREATE = """
@@ -249,7 +97,8 @@ def test_postgres_restart_mid_generation_leaves_nothing_running(
     import redis
 
     assign_plan(tenant.org, "basic")
-    url = _copy_test_database(private_postgres)
+    private_postgres.copy_from(test_database_url(), "crewbuilder")
+    url = private_postgres.url("crewbuilder")
     client = redis.Redis.from_url(redis_url)
     client.delete("celery", "unacked", "unacked_index")
     # every design call takes 2 s: runs are in flight when the server goes
@@ -302,7 +151,7 @@ def test_postgres_restart_mid_generation_leaves_nothing_running(
             # The restart, held down until the outage has been met: stop (every backend
             # is terminated), wait until a run's write finds the server gone (its
             # provider call ended meanwhile), then start again.
-            private_postgres.pg_ctl("stop")
+            private_postgres.stop("fast")
             stopped = time.monotonic()
             wait_for(
                 lambda: "database unavailable in" in log.read_text(),
@@ -310,7 +159,7 @@ def test_postgres_restart_mid_generation_leaves_nothing_running(
                 what="a run to meet the outage",
                 log=log,
             )
-            private_postgres.pg_ctl("start")
+            private_postgres.start()
             restarted = time.monotonic()
             wait_for(
                 lambda: (s := statuses()) and all(v in TERMINAL for v in s.values()),
