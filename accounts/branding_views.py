@@ -64,9 +64,7 @@ def branding(request: HttpRequest) -> HttpResponse:
         return render(
             request, "403.html", {"message": "Only owners and admins manage branding."}, status=403
         )
-    from billing.selectors import entitlements_for
-
-    entitled = entitlements_for(org).white_label
+    entitled = selectors.plan_entitlements(org).white_label
     saved = OrganizationBranding.objects.filter(organization=org).defer("logo_png").first()
     form = BrandingForm(initial=_initial(saved))
     status = 200

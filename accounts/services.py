@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -37,6 +38,8 @@ from accounts.models import (
     User,
 )
 from accounts.permissions import INVITABLE_ROLES, Cap, can, can_grant
+from accounts.selectors import branding_for_org, plan_entitlements
+from accounts.signals import member_left
 from crewbuilder.redaction import redact_mapping
 
 
@@ -138,9 +141,7 @@ def user_onboard(*, user: User) -> Organization:
 
 def organization_seat_limit(*, organization: Organization) -> int | None:
     """Members allowed by the organisation's plan; None means unlimited (billing decides)."""
-    from billing.selectors import entitlements_for
-
-    return entitlements_for(organization).max_members
+    return plan_entitlements(organization).max_members
 
 
 def _seats_in_use(organization: Organization) -> int:
@@ -228,10 +229,6 @@ def invitation_create(
 def _email_brand(organization: Organization) -> dict:
     """Brand name, colour and link base for emails about this organisation (white-label
     when entitled)."""
-    from urllib.parse import urlsplit
-
-    from accounts.selectors import branding_for_org
-
     branding = branding_for_org(organization)
     site_url = settings.SITE_URL.rstrip("/")
     if branding is not None and branding.custom_domain and branding.domain_verified_at:
@@ -374,9 +371,7 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
         target=user,
         metadata={"role": membership.role},
     )
-    from accounts import hooks
-
-    hooks.member_left(organization=org, user=user)
+    member_left.send(sender=Organization, organization=org, user=user)
 
 
 @transaction.atomic
@@ -399,10 +394,8 @@ def branding_update(
     domain keeps being served while a new claim waits; a blank value stops serving it.
     Raises PermissionDenied when the role or the plan does not allow it, ValidationError
     with field messages for bad colours, domains or images."""
-    from billing.selectors import entitlements_for
-
     _require(actor=actor, organization=organization, capability=Cap.MANAGE_BRANDING)
-    if not entitlements_for(organization).white_label:
+    if not plan_entitlements(organization).white_label:
         raise PermissionDenied("White-label branding is part of the Enterprise plan.")
     errors: dict[str, str] = {}
     for field, value in (("primary_color", primary_color), ("accent_color", accent_color)):

@@ -15,10 +15,10 @@ from accounts.permissions import Cap, can
 from accounts.services import user_onboard
 from billing import checkout, selectors, services
 from billing import stripe_gateway as gateway
-from billing.charts import daily_usage_charts
 from billing.forms import CreditsCheckoutForm, PlanCheckoutForm
 from billing.webhooks import stripe_event_receive
 from crewbuilder.metrics import WEBHOOKS_RECEIVED
+from crewbuilder.reporting.charts import daily_usage_charts
 
 logger = logging.getLogger("crewbuilder.billing")
 

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from keys.models import Provider
+from crewbuilder.providers import Provider
 
 
 class LlmModel(models.Model):

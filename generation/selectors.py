@@ -8,6 +8,7 @@ import zipfile
 
 from django.db.models import F, Q, QuerySet
 
+from billing.selectors import entitlements_for
 from generation.analysis import analyse
 from generation.models import CrewTemplate, Generation, LlmModel
 
@@ -151,8 +152,6 @@ def llm_cost_cents(*, provider: str, model: str, input_tokens: int, output_token
 def crew_templates_for(*, organization) -> QuerySet[CrewTemplate]:
     """Starter blueprints and, while its plan includes custom templates, the organisation's
     own templates (starters first). After a downgrade the custom ones are kept, not offered."""
-    from billing.selectors import entitlements_for
-
     scope = Q(organization__isnull=True)
     if entitlements_for(organization).custom_templates:
         scope |= Q(organization=organization)

@@ -49,6 +49,7 @@ from billing.tenancy import Tenant, tenant_for
 from crewbuilder.errors import BROKER_UNAVAILABLE, ApplicationError, ServiceUnavailable
 from crewbuilder.metrics import GENERATION_STAGE_SECONDS
 from crewbuilder.outage import unavailable_response
+from crewbuilder.providers import DEFAULT_MODELS, PROVIDERS, ProviderError, provider_label
 from crewbuilder.redaction import scrub_key
 from generation import selectors
 from generation.checks import FIT_CHECK, run_checks
@@ -57,12 +58,10 @@ from generation.designer import DesignResult, design_crew, requirement_analysis
 from generation.fit import fit_report
 from generation.models import CrewTemplate, Generation, LlmModel
 from generation.packaging import build_zip
-from generation.providers import DEFAULT_MODELS, ProviderError
 from generation.renderer import render_project
 from generation.requirements import requirement_problems
 from generation.signals import generation_outcome_on_commit
 from keys import services as keys
-from keys.models import PROVIDERS, provider_label
 from keys.services import ResolvedKey
 
 logger = logging.getLogger("crewbuilder.generation")

@@ -41,8 +41,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from crewbuilder.providers import MAX_CALLS_PER_DESIGN, ProviderAuthError, provider_timeout
 from generation import services
-from generation.providers import MAX_CALLS_PER_DESIGN, ProviderAuthError, provider_timeout
 
 logger = logging.getLogger("crewbuilder.generation")
 

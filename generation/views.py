@@ -22,11 +22,11 @@ from billing.selectors import entitlements_for
 from billing.services import PaymentRequired, PlanNotAllowed
 from billing.tenancy import tenant_for_member
 from crewbuilder.errors import ServiceUnavailable
+from crewbuilder.providers import PROVIDERS
 from generation import selectors, services
 from generation.forms import SERVICE_FIELDS, AnswersForm, GenerateForm, SaveTemplateForm
 from generation.models import Generation
 from generation.requirements import requirement_limits
-from keys.models import PROVIDERS
 from keys.services import platform_key
 
 PAGE_SIZE = 20

@@ -43,6 +43,7 @@ from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
 from crewbuilder.errors import REDIS_UNAVAILABLE, ApplicationError, ServiceUnavailable
 from crewbuilder.metrics import KEY_DECRYPT_FAILURES
+from crewbuilder.providers import verify_key
 from crewbuilder.redaction import contains_secret, redact
 from keys.backends import active_backend, backend_for, backend_name, is_local_key_id
 from keys.crypto import DecryptionFailed, aad, master_key_ring, new_data_key, open_sealed, seal
@@ -399,8 +400,6 @@ def provider_key_test(*, key: ProviderKey, actor: User) -> str:
     _require_manage(
         key_scope=key.scope, owner_id=key.owner_id, actor=actor, organization=key.organization
     )
-    from generation.providers import verify_key
-
     try:
         secret = _decrypt(key, _data_key_row(key.organization_id))
     except DecryptionFailed:
@@ -475,8 +474,6 @@ def _notify_invalid(key_id: int) -> None:
 def provider_keys_recheck(*, stale_after: timedelta = timedelta(hours=20)) -> dict[str, int]:
     """Scheduled re-check: test every key not checked recently; a key that stopped
     working is flagged invalid and its owner told. Returns counts by status."""
-    from generation.providers import verify_key
-
     cutoff = timezone.now() - stale_after
     counts: dict[str, int] = {}
     candidates = (

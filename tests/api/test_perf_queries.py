@@ -155,7 +155,7 @@ def _state(token) -> dict:
 def test_prepared_token_lookup_builds_what_the_orm_query_builds(
     api, tenant, django_assert_num_queries
 ):
-    from accounts.tokens import _token_lookup, _token_queryset
+    from crewbuilder.api.tokens import _token_lookup, _token_queryset
 
     prefix = api.owner_raw[3:15]
     orm = next(iter(_token_queryset(prefix)))
@@ -168,7 +168,7 @@ def test_prepared_token_lookup_builds_what_the_orm_query_builds(
 
 
 def test_prepared_token_lookup_caches_a_missing_billing_account_as_none(api, tenant):
-    from accounts.tokens import _token_lookup, api_token_billing_account
+    from crewbuilder.api.tokens import _token_lookup, api_token_billing_account
 
     BillingAccount.objects.filter(organization=tenant.org).delete()
     token = _token_lookup(api.owner_raw[3:15])

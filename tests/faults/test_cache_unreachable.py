@@ -11,9 +11,9 @@ from django.test import Client
 from prometheus_client import REGISTRY
 
 from accounts.branding import custom_domains, forget_custom_domains
-from billing.guest import guest_rate_check
 from crewbuilder.api.throttles import _hit_all
 from crewbuilder.errors import ServiceUnavailable
+from generation.guest import guest_rate_check
 from keys.services import one_time_key_stash
 from tests.conftest import PASSWORD
 from tests.faults.conftest import free_port

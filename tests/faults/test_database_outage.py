@@ -17,7 +17,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import ApiToken
-from accounts.tokens import api_token_create
+from crewbuilder.api.tokens import api_token_create
 from tests.conftest import require_service
 from tests.factories import plan_assign
 from tests.faults.conftest import app_env, gunicorn, test_database_url, wait_until

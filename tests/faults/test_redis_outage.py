@@ -24,9 +24,9 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import ApiToken
-from accounts.tokens import api_token_create
 from billing.models import GenerationCharge
 from billing.selectors import usage_for
+from crewbuilder.api.tokens import api_token_create
 from generation.models import Generation
 from tests.conftest import require_service
 from tests.factories import plan_assign

@@ -19,7 +19,8 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from billing.models import GenerationCharge
 from billing.selectors import usage_for
-from generation import providers, services, tasks
+from crewbuilder import providers
+from generation import services, tasks
 from generation.models import Generation
 from keys.models import ProviderKey
 from keys.services import provider_key_store

@@ -26,7 +26,7 @@ LAYER_NAMES = ("services", "selectors", "views")
 # generation_run's body is _run_claimed since the database-retry wrapper took its head).
 KNOWN_LONG: set[str] = {"branding_update", "_run_claimed", "keys_recovery_check"}
 # Being rewritten on the ORM and the cache's public API (issue #13), in other branches.
-KNOWN_INTERNALS: set[str] = {"accounts/tokens.py", "crewbuilder/api/throttles.py"}
+KNOWN_INTERNALS: set[str] = {"crewbuilder/api/throttles.py"}
 
 
 def _product_files() -> list[Path]:

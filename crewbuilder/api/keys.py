@@ -15,8 +15,9 @@ from rest_framework.response import Response
 from accounts.permissions import Cap
 from crewbuilder.api.fields import StrictBooleanField, StrictCharField, StrictChoiceField
 from crewbuilder.api.views import TokenAPIView
+from crewbuilder.providers import PROVIDERS
 from keys import selectors, services
-from keys.models import PROVIDERS, ProviderKey
+from keys.models import ProviderKey
 
 ORGANIZATION_SCOPE = ProviderKey.Scope.ORGANIZATION
 

@@ -16,6 +16,7 @@ from accounts.forms import AccountDeleteForm, OrganizationDeleteForm
 from accounts.middleware import SESSION_KEY
 from accounts.permissions import Cap, can
 from accounts.views import _apply_errors
+from crewbuilder.privacy.export import user_export_zip
 
 
 def _account_context(request: HttpRequest, form: AccountDeleteForm | None = None) -> dict:
@@ -35,7 +36,7 @@ def account(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def account_export(request: HttpRequest) -> HttpResponse:
-    payload = privacy.user_export_zip(user=request.user)
+    payload = user_export_zip(user=request.user)
     stamp = timezone.now().strftime("%Y%m%d")
     response = HttpResponse(payload, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="crewbuilder-export-{stamp}.zip"'

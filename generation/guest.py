@@ -26,8 +26,8 @@ from billing.models import GuestPass
 from billing.plans import CREDIT_LOOKUP_KEY
 from crewbuilder.errors import REDIS_UNAVAILABLE
 from crewbuilder.outage import degraded
-
-PROVIDERS = ("openai", "anthropic")
+from crewbuilder.providers import PROVIDERS
+from generation.services import generation_create
 
 
 class GuestRateLimited(services.BillingError):
@@ -95,8 +95,6 @@ def guest_generation_start(
 ) -> tuple[GuestPass, str]:
     """One-time-key path: the key goes straight to the pipeline (which stashes it for the
     run only). Returns the pass and the secret token for the result URL."""
-    from generation.services import generation_create
-
     requirement = _validate(requirement=requirement, provider=provider)
     guest_rate_check(ip=ip)
     org = _holding_organization()
@@ -151,8 +149,6 @@ def guest_checkout_start(
 def guest_paid_generation_start(*, organization: Organization) -> GuestPass | None:
     """Called by the webhook (inside its transaction) once the guest's credit is
     purchased: starts the generation exactly once."""
-    from generation.services import generation_create
-
     guest = (
         GuestPass.objects.select_for_update()
         .filter(organization=organization, status=GuestPass.Status.AWAITING_PAYMENT)
@@ -204,20 +200,3 @@ def guest_pass_claim(*, guest: GuestPass, user: User) -> Organization:
         metadata={"generation_id": str(guest.generation_id)},
     )
     return org
-
-
-def guest_passes_expire(*, older_than_days: int | None = None) -> int:
-    """Delete holding organisations of guest generations nobody kept (beat, daily).
-    Goes through the organisation deletion service so keys are shredded and it is audited."""
-    from datetime import timedelta
-
-    from accounts.privacy import organization_delete
-
-    days = older_than_days if older_than_days is not None else settings.BILLING_GUEST_KEEP_DAYS
-    cutoff = timezone.now() - timedelta(days=days)
-    stale = GuestPass.objects.filter(created_at__lt=cutoff).exclude(status=GuestPass.Status.CLAIMED)
-    count = 0
-    for guest in stale.select_related("organization"):
-        organization_delete(organization=guest.organization, actor=None)
-        count += 1
-    return count

@@ -17,9 +17,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts import selectors, services, tokens
+from accounts import selectors, services
 from accounts.models import ApiToken
 from accounts.permissions import Cap, can
+from crewbuilder.api import tokens
 
 
 class ApiTokenForm(forms.Form):

@@ -34,10 +34,10 @@ from crewbuilder.api.exceptions import Conflict
 from crewbuilder.api.fields import StrictCharField, StrictChoiceField, StrictSlugField
 from crewbuilder.api.pagination import NewestFirstPagination
 from crewbuilder.api.views import TokenAPIView
+from crewbuilder.providers import PROVIDERS
 from generation import selectors, services
 from generation.models import Generation
 from generation.requirements import requirement_limits
-from keys.models import PROVIDERS
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces

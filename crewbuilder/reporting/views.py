@@ -10,10 +10,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from accounts import analytics, charts
 from accounts.csvsafe import safe_cell
 from accounts.forms import UsagePeriodForm
 from accounts.permissions import Cap, can
+from crewbuilder.reporting import analytics, charts
 
 
 def _forbidden(request: HttpRequest) -> HttpResponse | None:
