@@ -18,9 +18,9 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
+from crewbuilder.providers import ProviderRateLimited
 from generation import services, tasks
 from generation.models import Generation
-from generation.providers import ProviderRateLimited
 from tests.generation.conftest import assign_plan
 
 REQ = "Collect EV battery market news, group it by theme and write a report for our executives."
