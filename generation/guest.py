@@ -162,6 +162,9 @@ def guest_paid_generation_start(*, organization: Organization) -> GuestPass | No
         requirement=guest.requirement,
         key_source="platform",
         provider=guest.provider,
+        # paid for and nobody waiting on this request: if the broker is down it stays
+        # queued (and charged) until the stale-work scan queues it again
+        refuse_unqueued=False,
     )
     guest.generation_id = generation.id
     guest.status = GuestPass.Status.STARTED

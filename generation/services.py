@@ -224,6 +224,10 @@ class GenerationOrder:
     allow_questions: bool = False
     idempotency_key: str | None = None
     request_fingerprint: str = ""
+    # Someone waits for the answer (a page, an API client): when the broker cannot take
+    # the run, fail the generation, give the charge back and answer 503. False (the paid
+    # guest's Stripe webhook) leaves it queued for the stale-work scan instead.
+    refuse_unqueued: bool = True
 
 
 @dataclass(frozen=True)
@@ -262,6 +266,7 @@ def generation_create(
     idempotency_key: str | None = None,
     request_fingerprint: str = "",
     allow_questions: bool = False,
+    refuse_unqueued: bool = True,
 ) -> Generation:
     """``generation_create_for`` for a caller that has no tenant yet (the guest flow,
     commands, tests): reads the user's role and the billing account first."""
@@ -277,6 +282,7 @@ def generation_create(
             allow_questions=allow_questions,
             idempotency_key=idempotency_key,
             request_fingerprint=request_fingerprint,
+            refuse_unqueued=refuse_unqueued,
         ),
     )
 
@@ -312,7 +318,7 @@ def generation_create_for(*, tenant: Tenant, order: GenerationOrder) -> Generati
         if winner is not None:
             return winner
     _charge_and_save(generation, tenant=tenant, order=order, api_key=checked.api_key)
-    _enqueue_on_commit(generation.id, refuse_unqueued=True)
+    _enqueue_on_commit(generation.id, refuse_unqueued=order.refuse_unqueued)
     return generation
 
 

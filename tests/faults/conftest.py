@@ -51,15 +51,23 @@ def wait_until(predicate, *, timeout: float, what: str, log: Path | None = None)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tail}")
 
 
-def stop_process(proc: subprocess.Popen, *, sig=signal.SIGTERM, timeout: float = 10) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def stop_process(
+    proc: subprocess.Popen, *, sig=signal.SIGTERM, timeout: float = 10, group: bool = False
+) -> None:
+    """Stop ``proc``; with ``group`` (it was started with ``start_new_session``: gunicorn,
+    Celery) also every process of its session, so no child outlives the test."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if group:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # children left behind by the leader
+        except ProcessLookupError:
+            pass
 
 
 class PrivateRedis:
@@ -273,6 +281,7 @@ def gunicorn(env: dict, log: Path, *, threads: int = 8):
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     client = httpx.Client(base_url=url, timeout=30)
@@ -290,7 +299,7 @@ def gunicorn(env: dict, log: Path, *, threads: int = 8):
         yield Web(url=url, proc=proc, log=log, client=client)
     finally:
         client.close()
-        stop_process(proc, sig=signal.SIGQUIT)  # gunicorn's quick shutdown
+        stop_process(proc, sig=signal.SIGQUIT, group=True)  # gunicorn's quick shutdown
 
 
 def _start_worker(env: dict, log: Path, concurrency: int) -> subprocess.Popen:
@@ -322,6 +331,7 @@ def _start_worker(env: dict, log: Path, concurrency: int) -> subprocess.Popen:
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
@@ -341,13 +351,14 @@ class SupervisedWorker:
         self.proc = _start_worker(self.env, self.log, self.concurrency)
         while not self._stop.wait(0.5):
             if self.proc.poll() is not None:
+                stop_process(self.proc, group=True)
                 self.restarts += 1
                 self.proc = _start_worker(self.env, self.log, self.concurrency)
 
     def stop(self) -> None:
         self._stop.set()
         if self.proc is not None:
-            stop_process(self.proc, sig=signal.SIGQUIT)  # the test waited for its work
+            stop_process(self.proc, sig=signal.SIGQUIT, group=True)  # its work is done
 
 
 @contextmanager
