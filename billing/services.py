@@ -40,6 +40,7 @@ from billing.models import (
     Plan,
     UsageCounter,
 )
+from billing.selectors import Feature, plan_refusal
 from billing.signals import usage_limit_reached_on_commit
 from billing.tenancy import Tenant
 from crewbuilder.errors import ApplicationError
@@ -471,12 +472,10 @@ def _reserve_platform(
             buy=BUY_URL,
             upgrade=UPGRADE_URL,
         )
-    if model_class == "advanced" and not ent.advanced_models:
+    if model_class == "advanced" and not ent.allows(Feature.ADVANCED_MODELS):
         QUOTA_REFUSALS.labels(reason="plan_not_allowed").inc()
         raise PlanNotAllowed(
-            "Advanced models need the Professional or Enterprise plan. Choose a standard model "
-            "or upgrade (/pricing/).",
-            upgrade=UPGRADE_URL,
+            plan_refusal(Feature.ADVANCED_MODELS, plan_name=ent.plan_name), upgrade=UPGRADE_URL
         )
     now = timezone.now()
     if not daily_reserve(organization_id=organization.pk, day=now.date(), cap=ent.daily_cap):

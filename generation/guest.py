@@ -27,6 +27,7 @@ from billing.plans import CREDIT_LOOKUP_KEY
 from crewbuilder.errors import REDIS_UNAVAILABLE
 from crewbuilder.outage import degraded
 from crewbuilder.providers import PROVIDERS
+from generation.requirements import requirement_problems
 from generation.services import generation_create
 
 
@@ -65,12 +66,8 @@ def guest_rate_check(*, ip: str) -> None:
 def _validate(*, requirement: str, provider: str) -> str:
     requirement = (requirement or "").strip()
     errors: dict[str, list[str]] = {}
-    low, high = (
-        settings.CREWBUILDER_REQUIREMENT_MIN_CHARS,
-        settings.CREWBUILDER_REQUIREMENT_MAX_CHARS,
-    )
-    if not low <= len(requirement) <= high:
-        errors["requirement"] = [f"Describe the automation in {low} to {high} characters."]
+    if problems := requirement_problems(requirement):
+        errors["requirement"] = problems
     if provider not in PROVIDERS:
         errors["provider"] = ["Choose OpenAI or Anthropic."]
     if errors:

@@ -8,7 +8,7 @@ import zipfile
 
 from django.db.models import F, Q, QuerySet
 
-from billing.selectors import entitlements_for
+from billing.selectors import Feature, plan_allows
 from generation.analysis import analyse
 from generation.models import CrewTemplate, Generation, LlmModel
 
@@ -153,7 +153,7 @@ def crew_templates_for(*, organization) -> QuerySet[CrewTemplate]:
     """Starter blueprints and, while its plan includes custom templates, the organisation's
     own templates (starters first). After a downgrade the custom ones are kept, not offered."""
     scope = Q(organization__isnull=True)
-    if entitlements_for(organization).custom_templates:
+    if plan_allows(organization, Feature.CUSTOM_TEMPLATES):
         scope |= Q(organization=organization)
     return CrewTemplate.objects.filter(scope, active=True).order_by(
         F("organization_id").asc(nulls_first=True), "name"

@@ -44,7 +44,7 @@ from accounts.models import Organization, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
 from billing import services as billing
-from billing.selectors import entitlements_for
+from billing.selectors import Feature, entitlements_for, plan_refusal
 from billing.tenancy import Tenant, tenant_for
 from crewbuilder.errors import BROKER_UNAVAILABLE, ApplicationError, ServiceUnavailable
 from crewbuilder.metrics import GENERATION_STAGE_SECONDS
@@ -1198,9 +1198,10 @@ def crew_template_create(
 ) -> CrewTemplate:
     """Save an organisation template (plans with ``custom_templates`` only)."""
     _require_role(user=actor, organization=organization, capability=Cap.GENERATE)
-    if not entitlements_for(organization).custom_templates:
+    entitlements = entitlements_for(organization)
+    if not entitlements.allows(Feature.CUSTOM_TEMPLATES):
         raise billing.PlanNotAllowed(
-            "Custom templates are part of the Professional and Enterprise plans."
+            plan_refusal(Feature.CUSTOM_TEMPLATES, plan_name=entitlements.plan_name)
         )
     name = (name or "").strip()
     errors: dict[str, list[str]] = {}

@@ -26,7 +26,8 @@ from django.utils import timezone
 from accounts.models import ApiToken, Membership, Organization, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
-from billing.selectors import entitlements_for, entitlements_from, plans_for_pricing
+from billing.selectors import Feature, entitlements_for, entitlements_from, plan_refusal
+from billing.tenancy import organization_billing_account
 
 TOKEN_PREFIX = "cb_"  # noqa: S105 (a public marker, not a secret)
 LOOKUP_LENGTH = 12  # hex characters after "cb_"; unique per token
@@ -40,49 +41,21 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def plans_with_api_access() -> list[str]:
-    """Names of the plans that include the API, cheapest first (for error messages)."""
-    names = [
-        str(getattr(plan, "name", ""))
-        for plan in plans_for_pricing()
-        if getattr(plan, "api_access", False)
-    ]
-    return [name for name in names if name] or ["Professional", "Enterprise"]
-
-
 def api_access_denied_message(*, plan_name: str) -> str:
-    included = " and ".join(plans_with_api_access())
-    return (
-        f"API access is included in the {included} plans; this organisation is on "
-        f"{plan_name}. Upgrade to {plans_with_api_access()[0]} to use the API."
-    )
+    return plan_refusal(Feature.API_ACCESS, plan_name=plan_name)
 
 
 def organization_has_api_access(organization: Organization) -> tuple[bool, str]:
-    """(allowed, plan name) from billing's entitlements, the one answer to plan questions."""
+    """(allowed, plan name): billing's plan gate for the API."""
     entitlements = entitlements_for(organization)
-    return bool(entitlements.api_access), entitlements.plan_name
-
-
-def api_token_billing_account(token: ApiToken):
-    """(loaded, account) — the organisation's billing account as read by
-    ``api_token_authenticate`` in this request (``account`` None: the organisation has
-    none). ``loaded`` is False for a token that did not come from that lookup."""
-    related = Organization.billing_account.related
-    organization = token.organization
-    if not related.is_cached(organization):
-        return False, None
-    return True, related.get_cached_value(organization)
+    return entitlements.allows(Feature.API_ACCESS), entitlements.plan_name
 
 
 def api_token_has_api_access(token: ApiToken) -> tuple[bool, str]:
     """``organization_has_api_access`` for an authenticated token, from the billing account
-    its lookup already read (no query)."""
-    loaded, account = api_token_billing_account(token)
-    if not loaded:
-        return organization_has_api_access(token.organization)
-    entitlements = entitlements_from(account)
-    return bool(entitlements.api_access), entitlements.plan_name
+    (with its plan) its lookup already read: no query."""
+    entitlements = entitlements_from(organization_billing_account(token.organization))
+    return entitlements.allows(Feature.API_ACCESS), entitlements.plan_name
 
 
 # --- reads -------------------------------------------------------------------------------
@@ -210,7 +183,7 @@ def _token_queryset(lookup: str) -> QuerySet[ApiToken]:
     """The one lookup row: the unrevoked token by its (unique) prefix with its
     organisation, creator, the organisation's billing account and plan (so the API's plan
     check and the charge reservation need no further read, see
-    ``api_token_billing_account``) and the creator's current role. No ORDER BY: the
+    ``billing.tenancy.organization_billing_account``) and the creator's current role. No ORDER BY: the
     prefix and (organisation, user) memberships are unique."""
     return (
         ApiToken.objects.select_related(
