@@ -531,11 +531,6 @@ def _claim(generation_id, token: uuid.UUID) -> Generation | None:
         if g is None or g.is_finished or g.awaiting_answers:
             return None
         now = timezone.now()
-        if g.run_token != token and _alive_elsewhere(g, now):
-            # A duplicate message (the recovery scan's, or a redelivery) for a run that is
-            # alive: leave it be. Only a run found lost (or silent) is taken over.
-            logger.info("generation %s is running elsewhere; this message steps aside", g.pk)
-            return None
         if g.run_token == token:
             # Our own claim: an earlier try committed (its reply was lost), or the task
             # resumes this run after the database came back.
@@ -568,16 +563,6 @@ def _claim(generation_id, token: uuid.UUID) -> Generation | None:
         g.run_deadline = now + timedelta(seconds=settings.CREWBUILDER_GENERATION_SOFT_TIME_LIMIT)
         g.stage_started = time.monotonic()  # for the stage-duration metric
         return g
-
-
-def _alive_elsewhere(g: Generation, now) -> bool:
-    """Another run holds the claim and beat recently, and the scan has not found it lost."""
-    lost_after = timedelta(seconds=settings.CREWBUILDER_GENERATION_LOST_AFTER_SECONDS)
-    return (
-        g.status == Generation.Status.RUNNING
-        and g.worker_lost_at is None
-        and g.last_seen_at() >= now - lost_after
-    )
 
 
 @db_retrying

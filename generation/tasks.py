@@ -20,7 +20,7 @@ a worker killed mid-generation leaves it in Redis (redelivered after the visibil
 timeout). Long before that, the run's heartbeat goes silent and beat's recovery scan
 (``generation.recover_lost``) queues it again, within about a minute and a half; the
 service's claim token makes every extra delivery harmless (no double charge, no
-duplicate files; one for a run that is alive steps aside).
+duplicate files).
 
 Database outages: the service retries each write in place for up to a minute; past that
 the run raises ``RunInterrupted`` and the task is retried with the same claim token —
