@@ -51,6 +51,7 @@ browser-tools:
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 format: install-dev
 	$(VENV)/bin/ruff check --fix .

@@ -6,7 +6,6 @@ import csv
 from collections.abc import Iterator
 from datetime import UTC
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -16,21 +15,14 @@ from django.views.decorators.http import require_GET
 from accounts import selectors
 from accounts.csvsafe import safe_cell
 from accounts.forms import AuditFilterForm
-from accounts.permissions import Cap, can
+from accounts.permissions import Cap
+from accounts.web import FORBID, organization_view
 
 PAGE_SIZE = 50
 CSV_COLUMNS = ["time_utc", "actor", "action", "target_type", "target_id", "target", "details"]
 
 
-def _forbidden(request: HttpRequest) -> HttpResponse | None:
-    if request.organization is None or not can(request.membership.role, Cap.VIEW_AUDIT):
-        return render(
-            request,
-            "403.html",
-            {"message": "Only owners and admins can see the audit log."},
-            status=403,
-        )
-    return None
+AUDIT_DENIED = "Only owners and admins can see the audit log."
 
 
 def _filtered(request: HttpRequest, form: AuditFilterForm):
@@ -44,11 +36,9 @@ def _filtered(request: HttpRequest, form: AuditFilterForm):
     )
 
 
-@login_required
+@organization_view(Cap.VIEW_AUDIT, denied=AUDIT_DENIED, no_organization=FORBID)
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
-    if (denied := _forbidden(request)) is not None:
-        return denied
     form = AuditFilterForm(request.GET)
     context = {"form": form, "actions": selectors.audit_actions_for(request.organization)}
     if not form.is_valid():
@@ -85,11 +75,9 @@ def _rows(queryset) -> Iterator[str]:
         )
 
 
-@login_required
+@organization_view(Cap.VIEW_AUDIT, denied=AUDIT_DENIED, no_organization=FORBID)
 @require_GET
 def audit_export(request: HttpRequest) -> HttpResponse:
-    if (denied := _forbidden(request)) is not None:
-        return denied
     form = AuditFilterForm(request.GET)
     if not form.is_valid():
         context = {"form": form, "actions": selectors.audit_actions_for(request.organization)}

@@ -14,6 +14,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
+from crewbuilder.errors import REDIS_UNAVAILABLE
+from crewbuilder.outage import degraded
+
 LOGO_MAX_BYTES = 512 * 1024
 LOGO_MAX_SIDE = 2048
 LOGO_OUTPUT_MAX_SIDE = 512
@@ -91,19 +94,33 @@ def validate_custom_domain(value: str) -> str:
 def custom_domains() -> frozenset[str]:
     """Every *verified* custom domain (DNS TXT proof, accounts/domains.py); a claim is
     never served. Cached; cleared whenever branding or a verification changes."""
-    domains = cache.get(DOMAINS_CACHE_KEY)
+    try:
+        domains = cache.get(DOMAINS_CACHE_KEY)
+    except REDIS_UNAVAILABLE as exc:  # Redis down: read them from the database
+        degraded("custom_domains_cache", exc)
+        return _custom_domains_from_database()
     if domains is None:
-        from accounts.models import OrganizationBranding
-
-        domains = frozenset(
-            OrganizationBranding.objects.exclude(custom_domain__isnull=True)
-            .exclude(custom_domain="")
-            .filter(domain_verified_at__isnull=False)
-            .values_list("custom_domain", flat=True)
-        )
-        cache.set(DOMAINS_CACHE_KEY, domains, 300)
+        domains = _custom_domains_from_database()
+        try:
+            cache.set(DOMAINS_CACHE_KEY, domains, 300)
+        except REDIS_UNAVAILABLE as exc:
+            degraded("custom_domains_cache", exc)
     return domains
 
 
+def _custom_domains_from_database() -> frozenset[str]:
+    from accounts.models import OrganizationBranding
+
+    return frozenset(
+        OrganizationBranding.objects.exclude(custom_domain__isnull=True)
+        .exclude(custom_domain="")
+        .filter(domain_verified_at__isnull=False)
+        .values_list("custom_domain", flat=True)
+    )
+
+
 def forget_custom_domains() -> None:
-    cache.delete(DOMAINS_CACHE_KEY)
+    try:
+        cache.delete(DOMAINS_CACHE_KEY)
+    except REDIS_UNAVAILABLE as exc:  # entries expire within 300 s anyway
+        degraded("custom_domains_cache", exc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,8 +11,8 @@ from accounts import domains, selectors, services
 from accounts.branding import COLOR_RE, LOGO_MAX_BYTES
 from accounts.forms import BrandingForm
 from accounts.models import OrganizationBranding
-from accounts.permissions import Cap, can
-from accounts.views import _apply_errors
+from accounts.permissions import Cap
+from accounts.web import FORBID, forbidden, form_errors_add, organization_view
 
 
 def _initial(branding: OrganizationBranding | None) -> dict:
@@ -56,28 +55,19 @@ def _preview(data: dict) -> dict:
     }
 
 
-@login_required
+@organization_view(
+    Cap.MANAGE_BRANDING, denied="Only owners and admins manage branding.", no_organization=FORBID
+)
 @require_http_methods(["GET", "POST"])
 def branding(request: HttpRequest) -> HttpResponse:
     org = request.organization
-    if org is None or not can(request.membership.role, Cap.MANAGE_BRANDING):
-        return render(
-            request, "403.html", {"message": "Only owners and admins manage branding."}, status=403
-        )
-    from billing.selectors import entitlements_for
-
-    entitled = entitlements_for(org).white_label
+    entitled = selectors.plan_entitlements(org).white_label
     saved = OrganizationBranding.objects.filter(organization=org).defer("logo_png").first()
     form = BrandingForm(initial=_initial(saved))
     status = 200
     if request.method == "POST":
         if not entitled:
-            return render(
-                request,
-                "403.html",
-                {"message": "White-label branding is part of the Enterprise plan."},
-                status=403,
-            )
+            raise forbidden("White-label branding is part of the Enterprise plan.")
         form = BrandingForm(request.POST, request.FILES)
         if "verify" in request.POST:
             form = BrandingForm(_initial(saved))  # the saved settings, for the page
@@ -85,9 +75,9 @@ def branding(request: HttpRequest) -> HttpResponse:
             try:
                 domains.branding_domain_verify(organization=org, actor=request.user)
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                form_errors_add(form, exc)
             except PermissionDenied as exc:
-                return render(request, "403.html", {"message": str(exc)}, status=403)
+                raise forbidden(exc) from exc
             else:
                 from django.contrib import messages
 
@@ -109,9 +99,9 @@ def branding(request: HttpRequest) -> HttpResponse:
                     remove_logo=data["remove_logo"],
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                form_errors_add(form, exc)
             except PermissionDenied as exc:
-                return render(request, "403.html", {"message": str(exc)}, status=403)
+                raise forbidden(exc) from exc
             else:
                 from django.contrib import messages
 

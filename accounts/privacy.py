@@ -1,25 +1,22 @@
-"""GDPR: what we hold about a person (export) and erasing a person or an organisation.
+"""GDPR erasure: deleting a person or an organisation.
 
-The export is the user's own data: profile, email addresses, memberships, the metadata of
-generations they started, API tokens they created (names and dates only) and the audit
-events they performed. Never a password hash, token hash, provider key or another user's
-data beyond the organisation names the user belongs to.
+accounts owns users and organisations, so the deletion services live here; every app
+above erases what it holds by listening to ``accounts.signals`` (``organization_deleting``,
+``user_deleting``, ``member_left``) inside the same transaction. The export of a person's
+data reads every app and lives on the top floor (``crewbuilder/privacy/export.py``).
 """
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from datetime import UTC
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import hooks
+from accounts.branding import forget_custom_domains
 from accounts.models import (
-    ApiToken,
     AuditEvent,
     Membership,
     Organization,
@@ -29,118 +26,11 @@ from accounts.models import (
 )
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
-
-EXPORT_FORMAT_VERSION = 1
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+from accounts.signals import member_left, organization_deleting, user_deleting
 
 
 def _iso(value) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
-
-
-def _generations_of(user: User) -> list[dict]:
-    try:
-        from generation.models import Generation
-    except ImportError:  # the generation app has no models yet
-        return []
-    rows = []
-    for g in (
-        Generation.objects.filter(user=user).select_related("organization").order_by("created_at")
-    ):
-        rows.append(
-            {
-                "id": str(g.pk),
-                "organization": g.organization.name,
-                "created_at": _iso(g.created_at),
-                "finished_at": _iso(getattr(g, "finished_at", None)),
-                "status": g.status,
-                "requirement": g.requirement,
-                "provider": g.provider,
-                "model": g.model,
-                "key_source": g.key_source,
-                "charged_as": g.charged_as,
-                "input_tokens": g.input_tokens,
-                "output_tokens": g.output_tokens,
-                "cost_cents": g.cost_cents,
-            }
-        )
-    return rows
-
-
-def user_export_data(*, user: User) -> dict:
-    """Everything we hold about ``user`` as JSON-ready data (read only)."""
-    from allauth.account.models import EmailAddress
-
-    return {
-        "format_version": EXPORT_FORMAT_VERSION,
-        "exported_at": _iso(timezone.now()),
-        "profile": {
-            "email": user.email,
-            "first_name": user.first_name,
-            "last_name": user.last_name,
-            "date_joined": _iso(user.date_joined),
-            "last_login": _iso(user.last_login),
-        },
-        "email_addresses": [
-            {"email": e.email, "verified": e.verified, "primary": e.primary}
-            for e in EmailAddress.objects.filter(user=user).order_by("email")
-        ],
-        "memberships": [
-            {
-                "organization": m.organization.name,
-                "organization_id": str(m.organization.uuid),
-                "personal": m.organization.is_personal,
-                "role": m.role,
-                "joined_at": _iso(m.created_at),
-            }
-            for m in Membership.objects.filter(user=user).select_related("organization")
-        ],
-        "generations": _generations_of(user),
-        "api_tokens_created": [
-            {
-                "name": t.name,
-                "organization": t.organization.name,
-                "scope": t.scope,
-                "created_at": _iso(t.created_at),
-                "last_used_at": _iso(t.last_used_at),
-                "revoked_at": _iso(t.revoked_at),
-            }
-            for t in ApiToken.objects.filter(created_by=user).select_related("organization")
-        ],
-        "audit_events": [
-            {
-                "at": _iso(e.created_at),
-                "organization": e.organization.name if e.organization else None,
-                "action": e.action,
-                "target_type": e.target_type,
-                "target": e.target_label,
-                "details": e.metadata,  # scrubbed when written (accounts.services.audit_record)
-            }
-            for e in AuditEvent.objects.filter(actor=user)
-            .select_related("organization")
-            .order_by("created_at", "id")
-        ],
-    }
-
-
-def user_export_zip(*, user: User) -> bytes:
-    data = user_export_data(user=user)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, payload in (
-            ("crewbuilder-export/data.json", json.dumps(data, indent=2, ensure_ascii=False)),
-            (
-                "crewbuilder-export/README.txt",
-                "Your CrewBuilder data as of "
-                f"{data['exported_at']}.\ndata.json holds your profile, memberships, the "
-                "generations you started, API tokens you created and the actions you took.\n"
-                "Secrets (passwords, tokens, provider keys) are never exported.\n",
-            ),
-        ):
-            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, payload)
-    return buffer.getvalue()
 
 
 def _others_in(organization: Organization, user: User) -> bool:
@@ -163,26 +53,16 @@ def account_deletion_blockers(*, user: User) -> list[Organization]:
     return blockers
 
 
-def _call_if_present(module: str, name: str, **kwargs) -> bool:
-    """Call another app's GDPR service when it exists (returns whether it was called)."""
-    import importlib
-
-    fn = getattr(importlib.import_module(module), name, None)
-    if fn is None:
-        return False
-    fn(**kwargs)
-    return True
-
-
 @transaction.atomic
 def organization_delete(
     *, organization: Organization, actor: User | None, confirm_name: str | None = None
 ) -> None:
     """Delete an organisation and everything it owns.
 
-    Order: the Stripe subscription is cancelled (so nobody is billed for a deleted
-    workspace), the organisation's data key is destroyed (every stored provider key becomes
-    unreadable even in backups), other apps' hooks run, then the rows are deleted. A
+    Inside one transaction the apps above react to ``organization_deleting``: the Stripe
+    subscription is cancelled (so nobody is billed for a deleted workspace; when Stripe
+    cannot, nothing is deleted), the organisation's data key is destroyed (every stored
+    provider key becomes unreadable even in backups); then the rows are deleted. A
     system-level audit row (no organisation) keeps the fact of the deletion."""
     if actor is not None and not can(
         role_of(user=actor, organization=organization), Cap.DELETE_ORG
@@ -192,29 +72,16 @@ def organization_delete(
         raise ValidationError({"confirm": "Type the organisation's name exactly to confirm."})
     org_id, name, uuid = organization.pk, organization.name, str(organization.uuid)
     Organization.objects.select_for_update().filter(pk=org_id).first()
-    from billing.stripe_gateway import GatewayError
-
-    try:
-        cancelled = _call_if_present(
-            "billing.services",
-            "subscription_cancel_for_deletion",
-            organization=organization,
-            actor=actor,
-        )
-    except GatewayError as exc:
-        # Nobody may keep being billed for a deleted workspace: stop here, delete nothing.
-        raise ValidationError(
-            "Stripe could not cancel the subscription just now, so nothing was deleted. "
-            "Try again in a minute."
-        ) from exc
-    shredded = _call_if_present(
-        "keys.services", "organization_keys_crypto_shred", organization=organization, actor=actor
-    )
-    hooks.organization_deleting(organization=organization, actor=actor)
+    # Each app erases what it holds: billing cancels the subscription (a ValidationError
+    # when Stripe cannot, and nothing is deleted) and removes the credit ledger, keys
+    # destroys the data key. Their answers are facts for the audit row.
+    facts = {"subscription_cancelled": False, "keys_crypto_shredded": False}
+    for _receiver, answer in organization_deleting.send(
+        sender=Organization, organization=organization, actor=actor
+    ):
+        facts.update(answer or {})
     members = Membership.objects.filter(organization=organization).count()
     _delete_rows(organization)
-    from accounts.branding import forget_custom_domains
-
     transaction.on_commit(forget_custom_domains)
     audit_record(
         organization=None,
@@ -224,26 +91,16 @@ def organization_delete(
             "organization_id": uuid,
             "name": name,
             "members": members,
-            "subscription_cancelled": cancelled,
-            "keys_crypto_shredded": shredded,
+            **facts,
         },
     )
 
 
 def _delete_rows(organization: Organization) -> None:
-    # Ledger rows protect their purchases; remove the ledger before the cascade reaches both.
-    try:
-        from billing.models import CreditEntry
-
-        CreditEntry.objects.filter(organization=organization).delete()
-    except ImportError:
-        pass
     branding = OrganizationBranding.objects.filter(organization=organization).first()
     logo_name = branding.logo.name if branding is not None and branding.logo else ""
     organization.delete()
     if logo_name:
-        from django.core.files.storage import default_storage
-
         transaction.on_commit(lambda: default_storage.delete(logo_name))
 
 
@@ -259,7 +116,7 @@ def user_delete(*, user: User, actor: User) -> None:
             f"You are the last owner of {names}. Make someone else owner or delete "
             "the organisation first."
         )
-    _call_if_present("keys.services", "user_keys_delete", user=user, actor=actor)
+    user_deleting.send(sender=User, user=user, actor=actor)
     for m in list(Membership.objects.filter(user=user).select_related("organization")):
         org = m.organization
         if not _others_in(org, user):
@@ -273,7 +130,7 @@ def user_delete(*, user: User, actor: User) -> None:
             target=None,
             metadata={"reason": "account deleted", "role": m.role},
         )
-        hooks.member_left(organization=org, user=user)
+        member_left.send(sender=Organization, organization=org, user=user)
     pseudonym = f"deleted user #{user.pk}"
     AuditEvent.objects.filter(actor=user).update(actor_label=pseudonym)
     AuditEvent.objects.filter(actor_label=user.email).update(actor_label=pseudonym)

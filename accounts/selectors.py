@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
+from accounts.branding import custom_domains, normalise_host
 from accounts.models import (
     AuditEvent,
     Invitation,
@@ -16,6 +18,19 @@ from accounts.models import (
     OrganizationBranding,
     User,
 )
+from accounts.signals import plan_entitlements_requested
+
+
+def plan_entitlements(organization: Organization):
+    """What the organisation's plan allows (billing's ``Entitlements``: ``max_members``,
+    ``white_label``, …). Plans belong to billing, a floor above: billing answers
+    ``plan_entitlements_requested``, so accounts never imports it."""
+    for _receiver, answer in plan_entitlements_requested.send(
+        sender=Organization, organization=organization
+    ):
+        if answer is not None:
+            return answer
+    raise ImproperlyConfigured("No installed app answers accounts' plan_entitlements_requested.")
 
 
 def memberships_for(user: User) -> QuerySet[Membership]:
@@ -100,16 +115,12 @@ def branding_for_org(organization: Organization | None) -> OrganizationBranding 
     )
     if branding is None:
         return None
-    from billing.selectors import entitlements_for
-
-    if not entitlements_for(organization).white_label:
+    if not plan_entitlements(organization).white_label:
         return None
     return branding
 
 
 def branding_for_host(host: str) -> OrganizationBranding | None:
-    from accounts.branding import custom_domains, normalise_host
-
     host = normalise_host(host)
     if not host or host not in custom_domains():
         return None

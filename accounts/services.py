@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -37,6 +38,8 @@ from accounts.models import (
     User,
 )
 from accounts.permissions import INVITABLE_ROLES, Cap, can, can_grant
+from accounts.selectors import branding_for_org, plan_entitlements
+from accounts.signals import member_left
 from crewbuilder.redaction import redact_mapping
 
 
@@ -138,9 +141,7 @@ def user_onboard(*, user: User) -> Organization:
 
 def organization_seat_limit(*, organization: Organization) -> int | None:
     """Members allowed by the organisation's plan; None means unlimited (billing decides)."""
-    from billing.selectors import entitlements_for
-
-    return entitlements_for(organization).max_members
+    return plan_entitlements(organization).max_members
 
 
 def _seats_in_use(organization: Organization) -> int:
@@ -228,10 +229,6 @@ def invitation_create(
 def _email_brand(organization: Organization) -> dict:
     """Brand name, colour and link base for emails about this organisation (white-label
     when entitled)."""
-    from urllib.parse import urlsplit
-
-    from accounts.selectors import branding_for_org
-
     branding = branding_for_org(organization)
     site_url = settings.SITE_URL.rstrip("/")
     if branding is not None and branding.custom_domain and branding.domain_verified_at:
@@ -374,9 +371,7 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
         target=user,
         metadata={"role": membership.role},
     )
-    from accounts import hooks
-
-    hooks.member_left(organization=org, user=user)
+    member_left.send(sender=Organization, organization=org, user=user)
 
 
 @transaction.atomic
@@ -399,29 +394,15 @@ def branding_update(
     domain keeps being served while a new claim waits; a blank value stops serving it.
     Raises PermissionDenied when the role or the plan does not allow it, ValidationError
     with field messages for bad colours, domains or images."""
-    from billing.selectors import entitlements_for
-
     _require(actor=actor, organization=organization, capability=Cap.MANAGE_BRANDING)
-    if not entitlements_for(organization).white_label:
+    if not plan_entitlements(organization).white_label:
         raise PermissionDenied("White-label branding is part of the Enterprise plan.")
-    errors: dict[str, str] = {}
-    for field, value in (("primary_color", primary_color), ("accent_color", accent_color)):
-        if value and not COLOR_RE.match(value):
-            errors[field] = "Use a colour like #4f46e5."
-    try:
-        domain = validate_custom_domain(custom_domain)
-    except ValidationError as exc:
-        errors.update({k: v[0] for k, v in exc.message_dict.items()})
-        domain = ""
-    png = None
-    if logo is not None:
-        try:
-            png = logo_to_png(logo)
-        except ValidationError as exc:
-            errors.update({k: v[0] for k, v in exc.message_dict.items()})
-    if errors:
-        raise ValidationError(errors)
-
+    domain, png = _branding_input_checked(
+        primary_color=primary_color,
+        accent_color=accent_color,
+        custom_domain=custom_domain,
+        logo=logo,
+    )
     branding, _ = OrganizationBranding.objects.select_for_update().get_or_create(
         organization=organization
     )
@@ -430,29 +411,9 @@ def branding_update(
     branding.brand_name = brand_name.strip()[:80]
     branding.primary_color = primary_color.lower()
     branding.accent_color = accent_color.lower()
-    if not domain:
-        # no custom domain any more: stop serving the verified one and drop any claim
-        branding.custom_domain = None
-        branding.domain_verified_at = branding.domain_checked_at = None
-        branding.domain_claim = ""
-    elif domain == branding.custom_domain and branding.domain_verified_at is not None:
-        branding.domain_claim = ""  # back to the domain already verified
-    else:
-        branding.domain_claim = domain  # served once proved (accounts/domains.py)
-        if branding.domain_verified_at is None:
-            branding.custom_domain = None  # an unproved pre-0.2.0 domain: now a claim
-    if not branding.domain_token:
-        branding.domain_token = secrets.token_urlsafe(24)
+    _branding_domain_claim(branding, domain)
     branding.updated_at = timezone.now()
-    if png is not None:
-        # In the row, not on a disk: every web process and every redeploy serves it.
-        branding.logo_png = png
-        branding.logo_sha256 = hashlib.sha256(png).hexdigest()
-    elif remove_logo:
-        branding.logo_png = None
-        branding.logo_sha256 = ""
-    if png is not None or remove_logo:
-        branding.logo = ""  # a 0.1.0 file, superseded (the column goes in 0.3.0)
+    _branding_logo_set(branding, png=png, remove_logo=remove_logo)
     branding.save()
     if old_file and not branding.logo:
         storage = branding.logo.storage
@@ -474,6 +435,61 @@ def branding_update(
         },
     )
     return branding
+
+
+def _branding_input_checked(
+    *, primary_color: str, accent_color: str, custom_domain: str, logo: bytes | None
+) -> tuple[str, bytes | None]:
+    """(the normalised custom domain, the logo as PNG), or every field's problem at once
+    as a ``ValidationError``."""
+    errors: dict[str, str] = {}
+    for field, value in (("primary_color", primary_color), ("accent_color", accent_color)):
+        if value and not COLOR_RE.match(value):
+            errors[field] = "Use a colour like #4f46e5."
+    try:
+        domain = validate_custom_domain(custom_domain)
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+        domain = ""
+    png = None
+    if logo is not None:
+        try:
+            png = logo_to_png(logo)
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    if errors:
+        raise ValidationError(errors)
+    return domain, png
+
+
+def _branding_domain_claim(branding: OrganizationBranding, domain: str) -> None:
+    if not domain:
+        # no custom domain any more: stop serving the verified one and drop any claim
+        branding.custom_domain = None
+        branding.domain_verified_at = branding.domain_checked_at = None
+        branding.domain_claim = ""
+    elif domain == branding.custom_domain and branding.domain_verified_at is not None:
+        branding.domain_claim = ""  # back to the domain already verified
+    else:
+        branding.domain_claim = domain  # served once proved (accounts/domains.py)
+        if branding.domain_verified_at is None:
+            branding.custom_domain = None  # an unproved pre-0.2.0 domain: now a claim
+    if not branding.domain_token:
+        branding.domain_token = secrets.token_urlsafe(24)
+
+
+def _branding_logo_set(
+    branding: OrganizationBranding, *, png: bytes | None, remove_logo: bool
+) -> None:
+    if png is not None:
+        # In the row, not on a disk: every web process and every redeploy serves it.
+        branding.logo_png = png
+        branding.logo_sha256 = hashlib.sha256(png).hexdigest()
+    elif remove_logo:
+        branding.logo_png = None
+        branding.logo_sha256 = ""
+    if png is not None or remove_logo:
+        branding.logo = ""  # a 0.1.0 file, superseded (the column goes in 0.3.0)
 
 
 def branding_logos_import(*, batch_size: int = 100) -> dict[str, int]:

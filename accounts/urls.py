@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts import analytics_views, audit_views, branding_views, privacy_views, views
+from accounts import audit_views, branding_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -21,15 +21,5 @@ urlpatterns = [
     path("settings/audit/", audit_views.audit_log, name="audit"),
     path("settings/audit/export.csv", audit_views.audit_export, name="audit_export"),
     path("settings/branding/", branding_views.branding, name="branding"),
-    path("settings/analytics/", analytics_views.usage, name="analytics"),
-    path("settings/analytics/export.csv", analytics_views.usage_export, name="analytics_export"),
-    path("settings/account/", privacy_views.account, name="account"),
-    path("settings/account/export/", privacy_views.account_export, name="account_export"),
-    path("settings/account/delete/", privacy_views.account_delete, name="account_delete"),
-    path(
-        "settings/organization/delete/",
-        privacy_views.organization_delete,
-        name="organization_delete",
-    ),
     path("branding/<uuid:org_uuid>/logo.png", branding_views.branding_logo, name="branding_logo"),
 ]

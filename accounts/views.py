@@ -13,20 +13,13 @@ from accounts.forms import InvitationForm, OrganizationForm, RoleForm, SwitchOrg
 from accounts.middleware import SESSION_KEY
 from accounts.models import Invitation, Membership
 from accounts.permissions import INVITABLE_ROLES, Cap, can, can_grant
+from accounts.web import forbidden, form_errors_add, organization_view
 
 
 def _error_text(exc: ValidationError | PermissionDenied) -> str:
     if isinstance(exc, ValidationError):
         return " ".join(exc.messages)
     return str(exc) or "You are not allowed to do that."
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _team_context(request: HttpRequest, invite_form: InvitationForm | None = None) -> dict:
@@ -48,11 +41,8 @@ def _invite_form(request: HttpRequest, data=None) -> InvitationForm:
     return InvitationForm(data, grantable=[r for r in INVITABLE_ROLES if can_grant(role, r)])
 
 
-@login_required
+@organization_view()
 def team(request: HttpRequest) -> HttpResponse:
-    if request.organization is None:
-        services.user_onboard(user=request.user)
-        return redirect("accounts:team")
     status = 200
     form = _invite_form(request)
     if request.method == "POST":
@@ -66,9 +56,9 @@ def team(request: HttpRequest) -> HttpResponse:
                     role=form.cleaned_data["role"],
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                form_errors_add(form, exc)
             except PermissionDenied as exc:
-                return render(request, "403.html", {"message": _error_text(exc)}, status=403)
+                raise forbidden(_error_text(exc)) from exc
             else:
                 messages.success(request, f"Invitation sent to {invitation.email}.")
                 return redirect("accounts:team")

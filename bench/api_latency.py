@@ -149,7 +149,7 @@ def _setup(env: dict[str, str]) -> list[str]:
 import django; django.setup()
 from accounts.models import Organization, User
 from accounts.services import organization_create
-from accounts.tokens import api_token_create
+from crewbuilder.api.tokens import api_token_create
 from billing.models import BillingAccount, Plan
 from billing.services import billing_plan_assign, plans_seed
 plans_seed()

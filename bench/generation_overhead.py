@@ -11,7 +11,7 @@ agents, three tasks, tools). Two clients call it N times each from a thread pool
                ``chat.completions.create`` in JSON mode with the same prompt the designer
                sends, ``json.loads`` of the answer
   * ours     - the whole engine for one generation: ``design_crew`` (prompt building,
-               provider call through generation/providers.py, validation), then
+               provider call through crewbuilder/providers.py, validation), then
                ``render_project``, ``run_checks`` and ``build_zip``
 
 Added overhead = ours - baseline at the same percentile, measured in the same run against

@@ -6,11 +6,13 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 
 from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
+from accounts.models import Organization
 from billing.models import (
     BillingAccount,
     CreditEntry,
@@ -40,6 +42,59 @@ class Entitlements:
     subscription_status: str = ""
     past_due: bool = False  # read access stays; new platform-key generations are refused
     daily_cap: int | None = None
+
+    def allows(self, feature: Feature) -> bool:
+        """The plan gate: does this plan include ``feature``?"""
+        return bool(getattr(self, _FEATURE_NEEDS[feature]))
+
+
+class Feature(StrEnum):
+    """What a plan may include: the plan gates, each asked through ``Entitlements.allows``
+    (or ``plan_allows``) and refused with ``plan_refusal``'s message."""
+
+    API_ACCESS = "api_access"
+    WEBHOOKS = "webhooks"  # they come with API access
+    ADVANCED_MODELS = "advanced_models"
+    CUSTOM_TEMPLATES = "custom_templates"
+    WHITE_LABEL = "white_label"
+
+
+# The plan gates in one table: which entitlement each feature needs.
+_FEATURE_NEEDS: dict[Feature, str] = {
+    Feature.API_ACCESS: "api_access",
+    Feature.WEBHOOKS: "api_access",
+    Feature.ADVANCED_MODELS: "advanced_models",
+    Feature.CUSTOM_TEMPLATES: "custom_templates",
+    Feature.WHITE_LABEL: "white_label",
+}
+_REFUSALS: dict[Feature, str] = {
+    Feature.WEBHOOKS: (
+        "Webhooks come with the Professional and Enterprise plans (you are on {plan})."
+    ),
+    Feature.ADVANCED_MODELS: (
+        "Advanced models need the Professional or Enterprise plan. Choose a standard model "
+        "or upgrade (/pricing/)."
+    ),
+    Feature.CUSTOM_TEMPLATES: "Custom templates are part of the Professional and Enterprise plans.",
+    Feature.WHITE_LABEL: "White-label branding is part of the Enterprise plan.",
+}
+
+
+def plan_refusal(feature: Feature, *, plan_name: str) -> str:
+    """Why the plan ``plan_name`` does not allow ``feature`` (shown to the user)."""
+    if feature == Feature.API_ACCESS:
+        included = " and ".join(plans_with_api_access())
+        return (
+            f"API access is included in the {included} plans; this organisation is on "
+            f"{plan_name}. Upgrade to {plans_with_api_access()[0]} to use the API."
+        )
+    return _REFUSALS[feature].format(plan=plan_name)
+
+
+def plans_with_api_access() -> list[str]:
+    """Names of the plans that include the API, cheapest first (for error messages)."""
+    names = [plan.name for plan in plans_for_pricing() if plan.api_access and plan.name]
+    return names or ["Professional", "Enterprise"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +173,11 @@ def entitlements_from(account: BillingAccount | None) -> Entitlements:
 
 def entitlements_for(organization) -> Entitlements:
     return entitlements_from(billing_account_of(organization))
+
+
+def plan_allows(organization: Organization, feature: Feature) -> bool:
+    """The plan gate for an organisation (reads its billing account and plan)."""
+    return entitlements_for(organization).allows(feature)
 
 
 # --- periods ----------------------------------------------------------------------------

@@ -17,9 +17,10 @@ concurrent reservations can never both take the last generation.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -39,8 +40,10 @@ from billing.models import (
     Plan,
     UsageCounter,
 )
+from billing.selectors import Feature, plan_refusal
 from billing.signals import usage_limit_reached_on_commit
 from billing.tenancy import Tenant
+from crewbuilder.errors import ApplicationError
 from crewbuilder.metrics import CREDITS_CONSUMED, QUOTA_REFUSALS
 
 logger = logging.getLogger("crewbuilder.billing")
@@ -49,13 +52,12 @@ BUY_URL = "/settings/billing/#credits"
 UPGRADE_URL = "/pricing/"
 
 
-class BillingError(Exception):
+class BillingError(ApplicationError):
     code = "billing_error"
     status = 400
 
     def __init__(self, message: str = "", **links: str):
-        super().__init__(message or self.__doc__ or self.code)
-        self.message = str(self.args[0])
+        super().__init__(message)
         self.links = links
 
 
@@ -74,6 +76,13 @@ class DailyCapReached(PaymentRequired):
 
     code = "daily_cap_reached"
     status = 429
+
+    @property
+    def retry_after(self) -> int:
+        """Seconds until the UTC day rolls over, when the cap resets."""
+        now = timezone.now()
+        tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        return max(1, math.ceil((tomorrow - now).total_seconds()))
 
 
 class PlanNotAllowed(BillingError):
@@ -463,12 +472,10 @@ def _reserve_platform(
             buy=BUY_URL,
             upgrade=UPGRADE_URL,
         )
-    if model_class == "advanced" and not ent.advanced_models:
+    if model_class == "advanced" and not ent.allows(Feature.ADVANCED_MODELS):
         QUOTA_REFUSALS.labels(reason="plan_not_allowed").inc()
         raise PlanNotAllowed(
-            "Advanced models need the Professional or Enterprise plan. Choose a standard model "
-            "or upgrade (/pricing/).",
-            upgrade=UPGRADE_URL,
+            plan_refusal(Feature.ADVANCED_MODELS, plan_name=ent.plan_name), upgrade=UPGRADE_URL
         )
     now = timezone.now()
     if not daily_reserve(organization_id=organization.pk, day=now.date(), cap=ent.daily_cap):

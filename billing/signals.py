@@ -1,4 +1,4 @@
-"""What billing announces to the floors above it (webhooks), sent after commit."""
+"""What billing announces to the floors above it (generation, webhooks)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from django.dispatch import Signal
 
 logger = logging.getLogger("crewbuilder.billing")
 
-# The reservation that took the last CrewBuilder AI generation of the plan's period.
+# A guest (``/try/``) paid for its credit (the Stripe webhook, inside its transaction):
+# generation starts the guest's generation. kwargs: organization (the holding
+# organisation). Receivers return a short note for the webhook event's log.
+guest_credit_purchased = Signal()
+
+# Sent after commit. The reservation that took the last CrewBuilder AI generation of the plan's period.
 # kwargs: organization_id, period_start, period_end, limit
 usage_limit_reached = Signal()
 

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from billing.models import StripeOperation
+from crewbuilder.errors import RETRY_AFTER_UNAVAILABLE, ApplicationError
 
 logger = logging.getLogger("crewbuilder.billing")
 
@@ -27,14 +28,18 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 IDEMPOTENCY_KEY_REUSE = timedelta(hours=23)
 
 
-class GatewayError(Exception):
-    """Stripe refused or could not be reached. ``message`` is safe to show."""
+class GatewayError(ApplicationError):
+    """Stripe refused or could not be reached. ``message`` is safe to show;
+    ``stripe_status`` is Stripe's HTTP status (None when it could not be reached)."""
 
-    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None):
+    status = 503
+    code = "payment_provider_unavailable"
+    retry_after = RETRY_AFTER_UNAVAILABLE
+
+    def __init__(self, message: str, *, retryable: bool = False, stripe_status: int | None = None):
         super().__init__(message)
-        self.message = message
         self.retryable = retryable
-        self.status = status
+        self.stripe_status = stripe_status
 
 
 class NotFound(GatewayError):
@@ -77,7 +82,7 @@ def _translate(exc: stripe.StripeError) -> GatewayError:
     # user_message is Stripe's safe text; never echo the request or key.
     message = getattr(exc, "user_message", None) or type(exc).__name__
     cls = NotFound if status == 404 else GatewayError
-    return cls(f"Stripe: {message}", retryable=retryable, status=status)
+    return cls(f"Stripe: {message}", retryable=retryable, stripe_status=status)
 
 
 def _write(
@@ -115,7 +120,7 @@ def _write(
             retryable=error.retryable,
             updated_at=timezone.now(),
         )
-        logger.warning("stripe write failed", extra={"kind": kind, "status": error.status})
+        logger.warning("stripe write failed", extra={"kind": kind, "status": error.stripe_status})
         raise error from None
     StripeOperation.objects.filter(pk=op.pk).update(
         status=StripeOperation.Status.SUCCEEDED,

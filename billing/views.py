@@ -3,22 +3,21 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import Cap, can
-from accounts.services import user_onboard
+from accounts.web import forbidden, organization_view
 from billing import checkout, selectors, services
 from billing import stripe_gateway as gateway
-from billing.charts import daily_usage_charts
 from billing.forms import CreditsCheckoutForm, PlanCheckoutForm
 from billing.webhooks import stripe_event_receive
 from crewbuilder.metrics import WEBHOOKS_RECEIVED
+from crewbuilder.reporting.charts import daily_usage_charts
 
 logger = logging.getLogger("crewbuilder.billing")
 
@@ -64,17 +63,14 @@ def _settings_context(request: HttpRequest) -> dict:
     }
 
 
-@login_required
+@organization_view()
 def billing_settings(request: HttpRequest) -> HttpResponse:
-    if request.organization is None:
-        user_onboard(user=request.user)
-        return redirect("billing:settings")
     return render(request, "billing/settings.html", _settings_context(request))
 
 
 def _error_page(request: HttpRequest, message: str, status: int) -> HttpResponse:
     if status == 403:
-        return render(request, "403.html", {"message": message}, status=403)
+        raise forbidden(message)
     context = _settings_context(request)
     context["error"] = message
     return render(request, "billing/settings.html", context, status=status)
@@ -89,7 +85,7 @@ def _start(request: HttpRequest, start) -> HttpResponse:
     except services.BillingError as exc:
         return _error_page(request, exc.message, 400)
     except gateway.GatewayError as exc:
-        logger.warning("stripe unavailable for a billing page", extra={"status": exc.status})
+        logger.warning("stripe unavailable for a billing page", extra={"status": exc.stripe_status})
         return _error_page(
             request, "Stripe could not be reached. Please try again in a minute.", 502
         )
@@ -102,11 +98,9 @@ def _absolute(request: HttpRequest, name: str, query: str = "") -> str:
     return request.build_absolute_uri(reverse(name)) + query
 
 
-@login_required
+@organization_view(no_organization="billing:settings")
 @require_POST
 def checkout_subscription(request: HttpRequest) -> HttpResponse:
-    if request.organization is None:
-        return redirect("billing:settings")
     form = PlanCheckoutForm(request.POST)
     if not form.is_valid():
         return _error_page(request, "Choose a plan.", 400)
@@ -122,11 +116,9 @@ def checkout_subscription(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@organization_view(no_organization="billing:settings")
 @require_POST
 def checkout_credits(request: HttpRequest) -> HttpResponse:
-    if request.organization is None:
-        return redirect("billing:settings")
     form = CreditsCheckoutForm(request.POST)
     if not form.is_valid():
         return _error_page(request, " ".join(form.errors.get("quantity", ["Invalid."])), 400)
@@ -142,11 +134,9 @@ def checkout_credits(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@organization_view(no_organization="billing:settings")
 @require_POST
 def portal(request: HttpRequest) -> HttpResponse:
-    if request.organization is None:
-        return redirect("billing:settings")
     return _start(
         request,
         lambda: checkout.billing_portal_url(

@@ -27,6 +27,7 @@ from accounts.services import audit_record
 from billing import services
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, Plan, StripeEvent, StripePrice
+from billing.signals import guest_credit_purchased
 
 logger = logging.getLogger("crewbuilder.billing")
 
@@ -407,17 +408,14 @@ def _on_checkout_completed(event: dict, fresh: dict | None) -> tuple[str, str]:
 
 
 def _start_guest_generation(organization) -> str:
-    from django.core.exceptions import ValidationError
-
-    from billing.guest import guest_paid_generation_start
-
-    try:
-        with transaction.atomic():
-            guest = guest_paid_generation_start(organization=organization)
-    except (services.BillingError, ValidationError) as exc:
-        # The credit stays with the guest organisation; an operator can see why here.
-        return f"guest generation not started: {getattr(exc, 'message', exc)}"
-    return "guest generation started" if guest else "guest generation already started"
+    notes = [
+        str(note)
+        for _receiver, note in guest_credit_purchased.send(
+            sender=guest_credit_purchased, organization=organization
+        )
+        if note
+    ]
+    return "; ".join(notes) or "guest generation not started: nothing starts it"
 
 
 def _on_invoice(event: dict, fresh: dict | None) -> tuple[str, str]:

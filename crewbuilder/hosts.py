@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import AppRegistryNotReady
+from django.db import DatabaseError
+
+# Imported by the settings module: accounts.branding reads models and the cache only when
+# called, so importing it here loads no app.
+from accounts.branding import custom_domains
+
 
 class AllowedHosts(list):
     """The configured hosts, then every custom domain an organisation has registered.
@@ -18,12 +25,7 @@ class AllowedHosts(list):
 
     def __iter__(self):
         yield from super().__iter__()
-        from django.core.exceptions import AppRegistryNotReady
-        from django.db import DatabaseError
-
         try:
-            from accounts.branding import custom_domains
-
             domains = sorted(custom_domains())
         except (DatabaseError, AppRegistryNotReady, RuntimeError):
             # Before migrations, with the database down, or where database access is

@@ -71,3 +71,13 @@ KEY_DECRYPT_FAILURES = Counter(
     "Stored provider keys or data keys that could not be decrypted, by what wrapped them.",
     ["backend"],
 )
+UNAVAILABLE_RESPONSES = Counter(
+    "crewbuilder_unavailable_responses_total",
+    "Requests answered 503 because a dependency was down (database, redis, broker).",
+    ["dependency"],
+)
+DEGRADED_OPERATIONS = Counter(
+    "crewbuilder_degraded_operations_total",
+    "Operations that went on without Redis (e.g. the API rate limiter failing open).",
+    ["component"],
+)

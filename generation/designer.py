@@ -13,6 +13,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from crewbuilder.providers import (
+    DEFAULT_MODELS,
+    MAX_CALLS_PER_DESIGN,
+    ProviderBadRequest,
+    ProviderError,
+    request_design,
+)
 from crewbuilder.redaction import redact
 from generation.analysis import Analysis, analyse
 from generation.design import (
@@ -25,13 +32,6 @@ from generation.design import (
     validate_design,
 )
 from generation.fallback import WORD, fallback_design
-from generation.providers import (
-    DEFAULT_MODELS,
-    MAX_CALLS_PER_DESIGN,
-    ProviderBadRequest,
-    ProviderError,
-    request_design,
-)
 
 MAX_QUESTIONS = 3
 MAX_REPLY_ECHO = 20_000  # the previous answer is sent back in the repair prompt, bounded

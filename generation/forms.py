@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from django import forms
 
+from crewbuilder.providers import PROVIDERS, Provider
 from generation.requirements import requirement_limits
-from keys.models import PROVIDERS, Provider
 from keys.services import platform_key
 
 PROVIDER_CHOICES = Provider.choices

@@ -8,6 +8,7 @@ import zipfile
 
 from django.db.models import F, Q, QuerySet
 
+from billing.selectors import Feature, plan_allows
 from generation.analysis import analyse
 from generation.models import CrewTemplate, Generation, LlmModel
 
@@ -78,6 +79,7 @@ def generation_public(g: Generation) -> dict:
         "files": list(g.files or []),
         "checks": list(g.checks or []),
         "error": {"code": g.error_code, "message": g.error_message} if failed else None,
+        "worker_lost": g.worker_lost,
     }
 
 
@@ -150,10 +152,8 @@ def llm_cost_cents(*, provider: str, model: str, input_tokens: int, output_token
 def crew_templates_for(*, organization) -> QuerySet[CrewTemplate]:
     """Starter blueprints and, while its plan includes custom templates, the organisation's
     own templates (starters first). After a downgrade the custom ones are kept, not offered."""
-    from billing.selectors import entitlements_for
-
     scope = Q(organization__isnull=True)
-    if entitlements_for(organization).custom_templates:
+    if plan_allows(organization, Feature.CUSTOM_TEMPLATES):
         scope |= Q(organization=organization)
     return CrewTemplate.objects.filter(scope, active=True).order_by(
         F("organization_id").asc(nulls_first=True), "name"

@@ -17,7 +17,10 @@ Queue semantics (see also ``generation/tasks.py``):
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -25,8 +28,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -34,9 +44,12 @@ from accounts.models import Organization, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
 from billing import services as billing
-from billing.selectors import entitlements_for
+from billing.selectors import Feature, entitlements_for, plan_refusal
 from billing.tenancy import Tenant, tenant_for
+from crewbuilder.errors import BROKER_UNAVAILABLE, ApplicationError, ServiceUnavailable
 from crewbuilder.metrics import GENERATION_STAGE_SECONDS
+from crewbuilder.outage import unavailable_response
+from crewbuilder.providers import DEFAULT_MODELS, PROVIDERS, ProviderError, provider_label
 from crewbuilder.redaction import scrub_key
 from generation import selectors
 from generation.checks import FIT_CHECK, run_checks
@@ -45,12 +58,10 @@ from generation.designer import DesignResult, design_crew, requirement_analysis
 from generation.fit import fit_report
 from generation.models import CrewTemplate, Generation, LlmModel
 from generation.packaging import build_zip
-from generation.providers import DEFAULT_MODELS, ProviderError
 from generation.renderer import render_project
 from generation.requirements import requirement_problems
 from generation.signals import generation_outcome_on_commit
 from keys import services as keys
-from keys.models import PROVIDERS, provider_label
 from keys.services import ResolvedKey
 
 logger = logging.getLogger("crewbuilder.generation")
@@ -68,7 +79,7 @@ MAX_QUESTIONS = 3
 MAX_ANSWER_CHARS = 1000
 
 
-class IdempotencyConflict(Exception):  # noqa: N818 - an HTTP-style outcome (409)
+class IdempotencyConflict(ApplicationError):  # noqa: N818 - an HTTP-style outcome (409)
     """The idempotency key was already used with a different request body."""
 
     code = "idempotency_conflict"
@@ -98,6 +109,78 @@ class RunError(Exception):
 
 class RunSuperseded(Exception):  # noqa: N818 - reads as a state
     """Another run claimed the generation; this one must stop without writing."""
+
+
+@dataclass
+class RunInterrupted(Exception):  # noqa: N818 - reads as a state
+    """The database stayed unreachable longer than a run waits in place
+    (``CREWBUILDER_GENERATION_DB_RETRY_SECONDS``): nothing was written as failed, and the
+    task queues the run again with its claim token (``run_token``, None when the claim
+    itself could not be made)."""
+
+    run_token: uuid.UUID | None
+
+    def __str__(self) -> str:
+        return "the database is unreachable"
+
+
+# --------------------------------------------------------------------------- database blips
+
+# What a dropped connection, a database restart or a failover raise (psycopg's
+# AdminShutdown, "server closed the connection", "the connection is lost"), and also a
+# deadlock or serialization failure: all transient, all worth another try.
+DB_TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+def db_retrying(func):
+    """Run ``func`` again when the database connection breaks under it.
+
+    A broken connection cannot be used again, so it is closed (Django opens a new one on
+    the next query) and ``func`` is retried with a short exponential backoff, for at most
+    ``CREWBUILDER_GENERATION_DB_RETRY_SECONDS`` in all; then the error propagates. Every
+    function wrapped is safe to repeat: each is one transaction (rolled back when the
+    connection died in it) or one conditional UPDATE, checked against the run's claim
+    token, and a transaction that did commit before its reply was lost is seen as done on
+    the next try (the generation is finished, or the claim is already this run's).
+
+    Inside a caller's transaction nothing is retried: the unit to repeat is the caller's.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if connection.in_atomic_block:
+            return func(*args, **kwargs)
+        budget = settings.CREWBUILDER_GENERATION_DB_RETRY_SECONDS
+        deadline = time.monotonic() + budget
+        delay = min(0.25, budget / 8) if budget > 0 else 0
+        attempt = 0
+        while True:
+            try:
+                return func(*args, **kwargs)
+            except DB_TRANSIENT_ERRORS as exc:
+                connection.close()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise
+                attempt += 1
+                logger.warning(
+                    "database unavailable in %s (%s); try %d again in %.2f s",
+                    func.__name__,
+                    type(exc).__name__,
+                    attempt + 1,
+                    min(delay, remaining),
+                )
+                time.sleep(min(delay, remaining))
+                delay = min(delay * 2, 8.0)
+
+    return wrapper
+
+
+def reconnect_if_broken() -> None:
+    """Before writing after an unknown error: drop the connection if it is unusable (the
+    error may have been the database going away), so the next query opens a fresh one."""
+    if not connection.in_atomic_block:
+        close_old_connections()
 
 
 # --------------------------------------------------------------------------- create
@@ -141,6 +224,10 @@ class GenerationOrder:
     allow_questions: bool = False
     idempotency_key: str | None = None
     request_fingerprint: str = ""
+    # Someone waits for the answer (a page, an API client): when the broker cannot take
+    # the run, fail the generation, give the charge back and answer 503. False (the paid
+    # guest's Stripe webhook) leaves it queued for the stale-work scan instead.
+    refuse_unqueued: bool = True
 
 
 @dataclass(frozen=True)
@@ -179,6 +266,7 @@ def generation_create(
     idempotency_key: str | None = None,
     request_fingerprint: str = "",
     allow_questions: bool = False,
+    refuse_unqueued: bool = True,
 ) -> Generation:
     """``generation_create_for`` for a caller that has no tenant yet (the guest flow,
     commands, tests): reads the user's role and the billing account first."""
@@ -194,6 +282,7 @@ def generation_create(
             allow_questions=allow_questions,
             idempotency_key=idempotency_key,
             request_fingerprint=request_fingerprint,
+            refuse_unqueued=refuse_unqueued,
         ),
     )
 
@@ -229,7 +318,7 @@ def generation_create_for(*, tenant: Tenant, order: GenerationOrder) -> Generati
         if winner is not None:
             return winner
     _charge_and_save(generation, tenant=tenant, order=order, api_key=checked.api_key)
-    _enqueue_on_commit(generation.id)
+    _enqueue_on_commit(generation.id, refuse_unqueued=order.refuse_unqueued)
     return generation
 
 
@@ -386,15 +475,50 @@ def _charge_and_save(
     )
 
 
-def _enqueue_on_commit(generation_id) -> None:
+QUEUE_UNAVAILABLE_MESSAGE = (
+    "The generation could not be queued because the job queue is unavailable. Nothing was "
+    "charged; please try again in a moment."
+)
+
+
+def _enqueue_on_commit(generation_id, *, refuse_unqueued: bool = False) -> None:
+    """Queue the run once the generation's row is committed.
+
+    ``refuse_unqueued`` (a user is waiting on the answer): when the broker cannot be
+    reached (the publish gives up after the bounded timeouts in settings), the generation
+    is failed with ``queue_unavailable`` — which gives its charge back exactly once — and
+    ``ServiceUnavailable`` (503, Retry-After) is raised to the caller. Its idempotency key
+    is freed, so a client retrying with the same key gets a new generation."""
     from generation.tasks import generation_enqueue  # tasks imports this module
 
-    transaction.on_commit(lambda: generation_enqueue(generation_id))
+    def enqueue() -> None:
+        try:
+            generation_enqueue(generation_id)
+        except BROKER_UNAVAILABLE as exc:
+            if not refuse_unqueued:
+                raise
+            unavailable_response("broker", exc)
+            generation_enqueue_failed(generation_id=generation_id)
+            raise ServiceUnavailable(QUEUE_UNAVAILABLE_MESSAGE) from exc
+
+    transaction.on_commit(enqueue)
+
+
+def generation_enqueue_failed(*, generation_id) -> None:
+    """The run could not be queued: fail the generation (its charge is released exactly
+    once by ``generation_fail``) and free its idempotency key for the client's retry."""
+    generation_fail(
+        generation_id=generation_id, code="queue_unavailable", message=QUEUE_UNAVAILABLE_MESSAGE
+    )
+    Generation.objects.filter(pk=generation_id, error_code="queue_unavailable").update(
+        idempotency_key=None
+    )
 
 
 # --------------------------------------------------------------------------- run
 
 
+@db_retrying
 def _claim(generation_id, token: uuid.UUID) -> Generation | None:
     """Take the generation for this run, or None when there is nothing to do."""
     with transaction.atomic():
@@ -407,31 +531,41 @@ def _claim(generation_id, token: uuid.UUID) -> Generation | None:
         if g is None or g.is_finished or g.awaiting_answers:
             return None
         now = timezone.now()
-        g.status = Generation.Status.RUNNING
-        g.stage = Generation.Stage.DESIGNING
-        g.progress = STAGE_PROGRESS[Generation.Stage.DESIGNING]
-        g.started_at = g.started_at or now
-        g.updated_at = now
-        g.run_token = token
-        g.runs += 1
-        g.notice = ""
-        g.save(
-            update_fields=[
-                "status",
-                "stage",
-                "progress",
-                "started_at",
-                "updated_at",
-                "run_token",
-                "runs",
-                "notice",
-            ]
-        )
+        if g.run_token == token:
+            # Our own claim: an earlier try committed (its reply was lost), or the task
+            # resumes this run after the database came back.
+            Generation.objects.filter(pk=g.pk).update(heartbeat_at=now, worker_lost_at=None)
+        else:
+            g.status = Generation.Status.RUNNING
+            g.stage = Generation.Stage.DESIGNING
+            g.progress = STAGE_PROGRESS[Generation.Stage.DESIGNING]
+            g.started_at = g.started_at or now
+            g.updated_at = now
+            g.run_token = token
+            g.runs += 1
+            g.notice = ""
+            g.heartbeat_at = now
+            g.worker_lost_at = None
+            g.save(
+                update_fields=[
+                    "status",
+                    "stage",
+                    "progress",
+                    "started_at",
+                    "updated_at",
+                    "run_token",
+                    "runs",
+                    "notice",
+                    "heartbeat_at",
+                    "worker_lost_at",
+                ]
+            )
         g.run_deadline = now + timedelta(seconds=settings.CREWBUILDER_GENERATION_SOFT_TIME_LIMIT)
         g.stage_started = time.monotonic()  # for the stage-duration metric
         return g
 
 
+@db_retrying
 def _advance(g: Generation, token: uuid.UUID, stage: str) -> None:
     """Persist a real stage transition at once (the page polls it), only while this run
     still holds the claim. A run past its deadline stops here: the thread pool cannot
@@ -440,8 +574,14 @@ def _advance(g: Generation, token: uuid.UUID, stage: str) -> None:
         raise GenerationError(
             "timeout", "The generation took too long and was stopped. Nothing was charged."
         )
+    now = timezone.now()
     updated = Generation.objects.filter(pk=g.pk, run_token=token).update(
-        stage=stage, progress=STAGE_PROGRESS[stage], updated_at=timezone.now()
+        stage=stage,
+        progress=STAGE_PROGRESS[stage],
+        updated_at=now,
+        heartbeat_at=now,
+        worker_lost_at=None,
+        notice="",  # a run found lost that was only slow clears "worker lost — retrying"
     )
     if not updated:
         raise RunSuperseded(str(g.pk))
@@ -455,6 +595,7 @@ def _stage_timed(g: Generation) -> None:
     g.stage_started = now
 
 
+@db_retrying  # the one-time branch reads the cache only, so a retry never takes the key twice
 def _run_key(g: Generation) -> ResolvedKey | None:
     """The key for this run (None → deterministic designer). The secret stays in memory."""
     if g.resolved_key_source == "fallback":
@@ -502,6 +643,7 @@ def _release_connection_during_io(key: ResolvedKey | None) -> None:
         connection.close()
 
 
+@db_retrying
 def _keep_one_time_key(g: Generation, key: ResolvedKey | None) -> None:
     """Hand a one-time key back to the keys service for the next attempt (a retry after a
     429, or the run after clarifying questions): only the new reference is stored."""
@@ -535,17 +677,91 @@ def _record_usage(g: Generation, usage: _Usage) -> dict:
     }
 
 
-def generation_run(*, generation_id) -> Generation | None:
+class _Heartbeat:
+    """One daemon thread per worker process beats for every run in flight in it, every
+    ``CREWBUILDER_GENERATION_HEARTBEAT_SECONDS`` — mostly while runs wait on the provider,
+    since each stage beats too. It stops when no run is left, and starts again with the
+    next (a forked pool child starts its own)."""
+
+    def __init__(self) -> None:
+        self._runs: dict = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, generation_id, token: uuid.UUID) -> None:
+        with self._lock:
+            self._runs[generation_id] = token
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="generation-heartbeat", daemon=True
+                )
+                self._thread.start()
+
+    def discard(self, generation_id, token: uuid.UUID) -> None:
+        with self._lock:
+            if self._runs.get(generation_id) == token:
+                del self._runs[generation_id]
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(settings.CREWBUILDER_GENERATION_HEARTBEAT_SECONDS)
+            with self._lock:
+                runs = list(self._runs.items())
+                if not runs:
+                    self._thread = None
+                    return
+            try:
+                generations_heartbeat(runs=runs)
+            except DB_TRANSIENT_ERRORS as exc:  # the next beat tries again
+                logger.warning("generation heartbeat not written: %s", type(exc).__name__)
+            finally:
+                connection.close()  # this thread's own; do not hold it between beats
+
+
+_heartbeat = _Heartbeat()
+
+
+def generations_heartbeat(*, runs: list[tuple]) -> int:
+    """Record a sign of life for each (generation id, claim token) still holding its claim."""
+    if not runs:
+        return 0
+    held = functools.reduce(
+        operator.or_, (Q(pk=generation_id, run_token=token) for generation_id, token in runs)
+    )
+    return Generation.objects.filter(held, status=Generation.Status.RUNNING).update(
+        heartbeat_at=timezone.now(), worker_lost_at=None
+    )
+
+
+def generation_run(*, generation_id, resume_token: uuid.UUID | None = None) -> Generation | None:
     """Run a queued generation to the end (the Celery task's body).
 
     Succeeds, fails honestly (checks failing twice, a known run error), or stops with
     clarifying questions. Provider errors are raised as ``RunError`` for the task to retry
     or fail. A finished generation, or one waiting for answers, is left untouched.
+
+    Each database write waits out a short outage in place (``db_retrying``); a longer one
+    raises ``RunInterrupted`` with the claim token, which the task passes back as
+    ``resume_token`` so the next attempt continues this run's claim.
     """
-    token = uuid.uuid4()
-    g = _claim(generation_id, token)
-    if g is None:
-        return Generation.objects.filter(pk=generation_id).first()
+    token = resume_token or uuid.uuid4()
+    try:
+        g = _claim(generation_id, token)
+        if g is None:
+            return _reloaded(generation_id)
+        _heartbeat.add(g.pk, token)
+        try:
+            return _run_claimed(g, token)
+        finally:
+            _heartbeat.discard(g.pk, token)
+    except DB_TRANSIENT_ERRORS as exc:
+        # Still unreachable after waiting in place: nothing can be written now, and the
+        # user's generation is not at fault. The task queues it again with this token.
+        raise RunInterrupted(run_token=token) from exc
+
+
+def _run_claimed(g: Generation, token: uuid.UUID) -> Generation | None:
+    generation_id = g.pk
     usage = _Usage()
     key: ResolvedKey | None = None
     try:
@@ -662,6 +878,11 @@ def generation_run(*, generation_id) -> Generation | None:
         )
     except RunSuperseded:
         logger.warning("generation %s: run superseded by a newer run; stopping", g.pk)
+    return _reloaded(generation_id)
+
+
+@db_retrying
+def _reloaded(generation_id) -> Generation | None:
     return Generation.objects.filter(pk=generation_id).first()
 
 
@@ -682,6 +903,7 @@ def _checks_json(checks) -> list[dict]:
     return [{"name": c.name, "passed": bool(c.passed), "message": c.message} for c in checks]
 
 
+@db_retrying
 def _save_usage(g: Generation, token: uuid.UUID, usage: _Usage) -> None:
     if usage.input_tokens or usage.output_tokens:
         with transaction.atomic():
@@ -691,6 +913,7 @@ def _save_usage(g: Generation, token: uuid.UUID, usage: _Usage) -> None:
                 Generation.objects.filter(pk=g.pk).update(**fields)
 
 
+@db_retrying
 def _ask_questions(g: Generation, token: uuid.UUID, questions: list[str], usage: _Usage):
     with transaction.atomic():
         locked = Generation.objects.select_for_update().get(pk=g.pk)
@@ -710,6 +933,7 @@ def _ask_questions(g: Generation, token: uuid.UUID, questions: list[str], usage:
         return locked
 
 
+@db_retrying
 @transaction.atomic
 def _finish(g, token, *, design, files, checks, zip_data, usage, key, warning="") -> Generation:
     locked = (
@@ -750,6 +974,7 @@ def _finish(g, token, *, design, files, checks, zip_data, usage, key, warning=""
     return locked
 
 
+@db_retrying
 def generation_fail(
     *,
     generation_id,
@@ -804,6 +1029,7 @@ def generation_fail(
     return True
 
 
+@db_retrying
 def generation_retry_scheduled(
     *, generation_id, run_token: uuid.UUID, delay_seconds: float, error: ProviderError
 ) -> None:
@@ -826,28 +1052,62 @@ def generation_retry_scheduled(
         progress=0,
         retries=F("retries") + 1,
         updated_at=timezone.now(),
+        # not lost while it waits: its next sign of life is due when the retry is
+        heartbeat_at=timezone.now() + timedelta(seconds=delay_seconds),
         notice=f"{who} {why}; retrying in {max(1, round(delay_seconds))} s.",
     )
 
 
-def generations_requeue_stale(*, older_than: timedelta | None = None) -> list:
-    """Queue again every unfinished generation nobody has touched for ``older_than``
-    (default: twice the hard time limit, so no live run can be among them) — e.g. a web
-    process running the embedded ``thread`` runner restarted, or a broker lost its
-    messages. A requeued run claims the generation like any redelivery, so this is safe to
-    run repeatedly. Generations waiting for answers are left alone. Returns the ids."""
-    limit = older_than or timedelta(seconds=2 * settings.CREWBUILDER_GENERATION_TIME_LIMIT)
-    candidates = Generation.objects.filter(
-        status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING],
-        updated_at__lt=timezone.now() - limit,
-    ).only("id", "status", "questions", "answers")
-    ids = [g.id for g in candidates if not g.awaiting_answers]
-    for generation_id in ids:
-        logger.warning("generation %s looks abandoned; queueing it again", generation_id)
-        Generation.objects.filter(pk=generation_id).update(updated_at=timezone.now())
+WORKER_LOST_NOTICE = "The worker running this generation was lost; retrying."
+
+
+def generations_recover_lost(*, lost_after: timedelta | None = None) -> list:
+    """Queue again every unfinished generation with no sign of life for ``lost_after``
+    (default ``CREWBUILDER_GENERATION_LOST_AFTER_SECONDS``): a running one whose worker
+    stopped beating (SIGKILL, a lost host, a database outage longer than the worker's
+    retries), a queued one whose message was lost (a Redis flush) or is long overdue.
+    Generations waiting for answers, and scheduled retries not yet due, are left alone.
+
+    Claim-token safe and idempotent: each is marked with one conditional UPDATE (on the
+    status and claim token it was seen with), so two scans never both queue it, and it
+    is not queued again for another ``lost_after``. The message it gets claims it like
+    any delivery (a new token: a lost run that comes back finds itself superseded), so it
+    still finishes and is charged once. Beat runs it every
+    ``CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS``. Returns the ids queued."""
+    lost_after = lost_after or timedelta(seconds=settings.CREWBUILDER_GENERATION_LOST_AFTER_SECONDS)
+    now = timezone.now()
+    cutoff = now - lost_after
+    silent = (
+        Q(updated_at__lt=cutoff)
+        & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff))
+        & (Q(worker_lost_at__isnull=True) | Q(worker_lost_at__lt=cutoff))
+    )
+    candidates = (
+        Generation.objects.filter(
+            silent, status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING]
+        )
+        .only("id", "status", "run_token", "questions", "answers")
+        .order_by("updated_at")
+    )
+    recovered = []
+    for g in candidates:
+        if g.awaiting_answers:
+            continue
+        marked = Generation.objects.filter(
+            silent, pk=g.pk, status=g.status, run_token=g.run_token
+        ).update(worker_lost_at=now, notice=WORKER_LOST_NOTICE)
+        if not marked:  # it moved on between the two queries
+            continue
+        logger.warning(
+            "generation %s: no sign of life for %d s (%s); queueing it again",
+            g.pk,
+            lost_after.total_seconds(),
+            g.status,
+        )
+        recovered.append(g.pk)
         with transaction.atomic():
-            _enqueue_on_commit(generation_id)
-    return ids
+            _enqueue_on_commit(g.pk)
+    return recovered
 
 
 def generations_expire_unanswered(*, older_than: timedelta | None = None) -> list:
@@ -904,7 +1164,7 @@ def generation_answer_questions(*, generation: Generation, user, answers: dict[s
     g.notice = ""
     g.updated_at = timezone.now()
     g.save(update_fields=["answers", "notice", "updated_at"])
-    _enqueue_on_commit(g.id)
+    _enqueue_on_commit(g.id, refuse_unqueued=True)
     return g
 
 
@@ -923,9 +1183,10 @@ def crew_template_create(
 ) -> CrewTemplate:
     """Save an organisation template (plans with ``custom_templates`` only)."""
     _require_role(user=actor, organization=organization, capability=Cap.GENERATE)
-    if not entitlements_for(organization).custom_templates:
+    entitlements = entitlements_for(organization)
+    if not entitlements.allows(Feature.CUSTOM_TEMPLATES):
         raise billing.PlanNotAllowed(
-            "Custom templates are part of the Professional and Enterprise plans."
+            plan_refusal(Feature.CUSTOM_TEMPLATES, plan_name=entitlements.plan_name)
         )
     name = (name or "").strip()
     errors: dict[str, list[str]] = {}

@@ -15,17 +15,18 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import services as account_services
 from accounts.permissions import Cap, can
 from accounts.selectors import get_for_org_or_404
-from billing.selectors import entitlements_for
+from accounts.web import NOT_FOUND, forbidden, form_errors_add, organization_view
+from billing.selectors import Feature, entitlements_for, plan_allows
 from billing.services import PaymentRequired, PlanNotAllowed
 from billing.tenancy import tenant_for_member
+from crewbuilder.errors import ServiceUnavailable
+from crewbuilder.providers import PROVIDERS
 from generation import selectors, services
 from generation.forms import SERVICE_FIELDS, AnswersForm, GenerateForm, SaveTemplateForm
 from generation.models import Generation
 from generation.requirements import requirement_limits
-from keys.models import PROVIDERS
 from keys.services import platform_key
 
 PAGE_SIZE = 20
@@ -44,21 +45,8 @@ def _generation_for(request: HttpRequest, pk) -> Generation:
     return get_for_org_or_404(Generation.objects.select_related("template", "user"), request, pk=pk)
 
 
-def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "403.html", {"message": message}, status=403)
-
-
 def _payment_required(request: HttpRequest, exc: PaymentRequired) -> HttpResponse:
     return render(request, "generation/payment_required.html", {"message": str(exc)}, status=402)
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            field = SERVICE_FIELDS.get(field, field)
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _generate_context(request: HttpRequest, form: GenerateForm) -> dict:
@@ -76,15 +64,10 @@ def _generate_context(request: HttpRequest, form: GenerateForm) -> dict:
     }
 
 
-@login_required
+@organization_view(Cap.GENERATE, methods={"POST"}, denied=services.GENERATE_DENIED)
 def generate(request: HttpRequest) -> HttpResponse:
-    if request.organization is None:
-        account_services.user_onboard(user=request.user)
-        return redirect("generation:generate")
     models = list(selectors.llm_models_active())
     if request.method == "POST":
-        if not can(request.membership.role, Cap.GENERATE):
-            return _forbidden(request, "Your role in this organisation does not allow generating.")
         form = GenerateForm(request.POST, models=models)
         if form.is_valid():
             data = form.cleaned_data
@@ -101,11 +84,22 @@ def generate(request: HttpRequest) -> HttpResponse:
             try:
                 generation = services.generation_create_for(tenant=tenant, order=order)
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                form_errors_add(form, exc, SERVICE_FIELDS)
             except PaymentRequired as exc:
                 return _payment_required(request, exc)
             except (PlanNotAllowed, PermissionDenied) as exc:
-                return _forbidden(request, str(exc))
+                raise forbidden(exc) from exc
+            except ServiceUnavailable as exc:
+                # Nothing was queued or charged: the same form again, with what was typed.
+                form.add_error(None, exc.message)
+                response = render(
+                    request,
+                    "generation/generate.html",
+                    _generate_context(request, form),
+                    status=exc.status,
+                )
+                response["Retry-After"] = str(exc.retry_after)
+                return response
             else:
                 return redirect("generation:detail", pk=generation.pk)
         return render(
@@ -122,12 +116,9 @@ def generate(request: HttpRequest) -> HttpResponse:
     return render(request, "generation/generate.html", _generate_context(request, form))
 
 
-@login_required
+@organization_view()
 @require_GET
 def generation_list(request: HttpRequest) -> HttpResponse:
-    if request.organization is None:
-        account_services.user_onboard(user=request.user)
-        return redirect("generation:list")
     queryset = selectors.generations_for(organization=request.organization).defer(
         "design", "files", "checks"
     )
@@ -169,7 +160,7 @@ def _detail_context(request: HttpRequest, g: Generation, **extra) -> dict:
         "can_generate": can(role, Cap.GENERATE),
         "can_save_template": can(role, Cap.GENERATE)
         and g.status == Generation.Status.SUCCEEDED
-        and entitlements_for(request.organization).custom_templates,
+        and plan_allows(request.organization, Feature.CUSTOM_TEMPLATES),
         "answers_form": None,
         "template_form": SaveTemplateForm(),
     }
@@ -198,12 +189,10 @@ def generation_progress(request: HttpRequest, pk) -> HttpResponse:
     return response
 
 
-@login_required
+@organization_view(Cap.GENERATE, denied=services.GENERATE_DENIED, no_organization=NOT_FOUND)
 @require_POST
 def generation_answer(request: HttpRequest, pk) -> HttpResponse:
     g = _generation_for(request, pk)
-    if not can(request.membership.role, Cap.GENERATE):
-        return _forbidden(request, "Your role in this organisation does not allow generating.")
     form = AnswersForm(request.POST, questions=g.questions)
     if form.is_valid():
         try:
@@ -211,9 +200,9 @@ def generation_answer(request: HttpRequest, pk) -> HttpResponse:
                 generation=g, user=request.user, answers=form.answers()
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_add(form, exc, SERVICE_FIELDS)
         except PermissionDenied as exc:
-            return _forbidden(request, str(exc))
+            raise forbidden(exc) from exc
         else:
             return redirect("generation:detail", pk=g.pk)
     return render(
@@ -243,9 +232,9 @@ def generation_save_template(request: HttpRequest, pk) -> HttpResponse:
                     blueprint=g.design,
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                form_errors_add(form, exc, SERVICE_FIELDS)
             except (PlanNotAllowed, PermissionDenied) as exc:
-                return _forbidden(request, str(exc))
+                raise forbidden(exc) from exc
             else:
                 messages.success(request, f"Saved “{template.name}” as a template.")
                 return redirect("generation:detail", pk=g.pk)

@@ -8,12 +8,10 @@ class KeysConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import hooks
+        from keys import receivers  # noqa: F401  (accounts signals → key services)
         from keys.crypto import master_key_ring
-        from keys.services import member_left_delete_personal_keys
 
         # A malformed CREWBUILDER_ENCRYPTION_KEYS stops the process at start-up, not at the
         # first request that needs a key; without it (embedded default, tests) this creates
         # the local key file (keys/crypto.py dev_master_keys), never the settings import.
         master_key_ring()
-        hooks.on_member_left(member_left_delete_personal_keys)

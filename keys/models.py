@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organization
+from crewbuilder.providers import Provider
 
 
 class OrganizationDataKey(models.Model):
@@ -31,22 +32,6 @@ class OrganizationDataKey(models.Model):
 
     def __str__(self) -> str:
         return f"Data key of organisation #{self.organization_id} (wrapped by {self.master_key_id})"
-
-
-class Provider(models.TextChoices):
-    """The LLM providers CrewBuilder works with: the one list every form, serializer and
-    service imports (keys is the lowest floor that knows providers)."""
-
-    OPENAI = "openai", "OpenAI"
-    ANTHROPIC = "anthropic", "Anthropic"
-
-
-PROVIDERS: tuple[str, ...] = tuple(Provider.values)
-
-
-def provider_label(provider: str) -> str:
-    """``"OpenAI"`` for ``"openai"``; any other name (the fallback designer) as it is."""
-    return dict(Provider.choices).get(provider, provider)
 
 
 class ProviderKey(models.Model):

@@ -41,7 +41,9 @@ from django.utils import timezone
 from accounts.models import Membership, Organization, Role, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
+from crewbuilder.errors import REDIS_UNAVAILABLE, ApplicationError, ServiceUnavailable
 from crewbuilder.metrics import KEY_DECRYPT_FAILURES
+from crewbuilder.providers import verify_key
 from crewbuilder.redaction import contains_secret, redact
 from keys.backends import active_backend, backend_for, backend_name, is_local_key_id
 from keys.crypto import DecryptionFailed, aad, master_key_ring, new_data_key, open_sealed, seal
@@ -251,10 +253,11 @@ def _audit(key: ProviderKey, *, actor: User | None, action: str, **metadata) -> 
 # --------------------------------------------------------------------------- store / delete
 
 
-class ProviderKeyExists(Exception):  # noqa: N818 - an HTTP-style outcome (409)
+class ProviderKeyExists(ApplicationError):  # noqa: N818 - an HTTP-style outcome (409)
     """A key for this provider and scope is already stored and replacing was not asked."""
 
     code = "key_exists"
+    status = 409
 
     def __init__(self, key: ProviderKey):
         self.key = key
@@ -397,8 +400,6 @@ def provider_key_test(*, key: ProviderKey, actor: User) -> str:
     _require_manage(
         key_scope=key.scope, owner_id=key.owner_id, actor=actor, organization=key.organization
     )
-    from generation.providers import verify_key
-
     try:
         secret = _decrypt(key, _data_key_row(key.organization_id))
     except DecryptionFailed:
@@ -473,8 +474,6 @@ def _notify_invalid(key_id: int) -> None:
 def provider_keys_recheck(*, stale_after: timedelta = timedelta(hours=20)) -> dict[str, int]:
     """Scheduled re-check: test every key not checked recently; a key that stopped
     working is flagged invalid and its owner told. Returns counts by status."""
-    from generation.providers import verify_key
-
     cutoff = timezone.now() - stale_after
     counts: dict[str, int] = {}
     candidates = (
@@ -627,7 +626,15 @@ def one_time_key_stash(*, api_key: str, provider: str, ttl_seconds: int = 3600) 
     handle = secrets.token_bytes(16)
     one_time_key = AESGCM.generate_key(bit_length=256)
     blob = seal(AESGCM(one_time_key), value.encode(), aad("crewbuilder/one-time/v1", handle.hex()))
-    cache.set(_OT_CACHE_PREFIX + handle.hex(), blob, timeout=max(1, int(ttl_seconds)))
+    try:
+        cache.set(_OT_CACHE_PREFIX + handle.hex(), blob, timeout=max(1, int(ttl_seconds)))
+    except REDIS_UNAVAILABLE as exc:
+        # The key cannot be held for the worker: refuse now (the caller's transaction
+        # rolls back, nothing is charged) rather than queue a run that cannot start.
+        raise ServiceUnavailable(
+            "Your one-time key cannot be held for the generation right now. Nothing was "
+            "charged; please try again shortly."
+        ) from exc
     return f"ot1.{_b64u(handle)}.{_b64u(one_time_key)}"
 
 
@@ -719,72 +726,87 @@ def keys_recovery_check() -> RecoveryReport:
         Organization.objects.filter(pk__in=set(keys_by_org) | set(rows)).values_list("pk", "name")
     )
     for org_id in sorted(set(keys_by_org) | set(rows)):
-        org_keys = keys_by_org.get(org_id, [])
-        row = rows.get(org_id)
-        name = names.get(org_id, "")
-        if row is None:
-            report.organizations.append(
-                OrganizationRecovery(
-                    organization_id=org_id,
-                    organization_name=name,
-                    wrapped_by="",
-                    keys_total=len(org_keys),
-                    keys_ok=0,
-                    problem="it has stored keys but no data key (destroyed)",
-                )
-            )
-            continue
-        try:
-            data_key = _unwrap_uncached(row)
-        except DecryptionFailed:
-            if _master_key_missing(row.master_key_id):
-                problem = (
-                    f"its data key is wrapped by master key {row.master_key_id!r}, "
-                    "which is not configured"
-                )
-            else:
-                problem = f"its data key could not be unwrapped by {row.master_key_id!r}"
-            report.organizations.append(
-                OrganizationRecovery(
-                    organization_id=org_id,
-                    organization_name=name,
-                    wrapped_by=row.master_key_id,
-                    keys_total=len(org_keys),
-                    keys_ok=0,
-                    problem=problem,
-                )
-            )
-            continue
-        aead = AESGCM(data_key)
-        fingerprint_key = hmac.new(data_key, b"crewbuilder/fingerprint/v1", hashlib.sha256).digest()
-        bad: list[int] = []
-        for key in org_keys:
-            try:
-                value = open_sealed(aead, bytes(key.ciphertext), _key_aad(key)).decode()
-            except (DecryptionFailed, UnicodeDecodeError):
-                bad.append(key.pk)
-                continue
-            if not hmac.compare_digest(_fingerprint(fingerprint_key, value), key.fingerprint):
-                bad.append(key.pk)
-            del value
-        del data_key, aead, fingerprint_key
         report.organizations.append(
-            OrganizationRecovery(
+            _organization_recovery(
                 organization_id=org_id,
-                organization_name=name,
-                wrapped_by=row.master_key_id,
-                keys_total=len(org_keys),
-                keys_ok=len(org_keys) - len(bad),
-                problem=(
-                    f"{len(bad)} of {len(org_keys)} stored key(s) do not decrypt "
-                    f"(key ids {', '.join(map(str, bad))})"
-                    if bad
-                    else ""
-                ),
+                organization_name=names.get(org_id, ""),
+                row=rows.get(org_id),
+                keys=keys_by_org.get(org_id, []),
             )
         )
+    report.transport_keys, report.transport_problems = _transport_keys_recovery()
+    return report
+
+
+def _organization_recovery(
+    *,
+    organization_id: int,
+    organization_name: str,
+    row: OrganizationDataKey | None,
+    keys: list[ProviderKey],
+) -> OrganizationRecovery:
+    """Whether one organisation's stored keys all open (read-only)."""
+
+    def result(*, wrapped_by: str, keys_ok: int, problem: str) -> OrganizationRecovery:
+        return OrganizationRecovery(
+            organization_id=organization_id,
+            organization_name=organization_name,
+            wrapped_by=wrapped_by,
+            keys_total=len(keys),
+            keys_ok=keys_ok,
+            problem=problem,
+        )
+
+    if row is None:
+        return result(
+            wrapped_by="", keys_ok=0, problem="it has stored keys but no data key (destroyed)"
+        )
+    try:
+        data_key = _unwrap_uncached(row)
+    except DecryptionFailed:
+        if _master_key_missing(row.master_key_id):
+            problem = (
+                f"its data key is wrapped by master key {row.master_key_id!r}, "
+                "which is not configured"
+            )
+        else:
+            problem = f"its data key could not be unwrapped by {row.master_key_id!r}"
+        return result(wrapped_by=row.master_key_id, keys_ok=0, problem=problem)
+    bad = _keys_not_opening(data_key, keys)
+    del data_key
+    problem = (
+        f"{len(bad)} of {len(keys)} stored key(s) do not decrypt "
+        f"(key ids {', '.join(map(str, bad))})"
+        if bad
+        else ""
+    )
+    return result(wrapped_by=row.master_key_id, keys_ok=len(keys) - len(bad), problem=problem)
+
+
+def _keys_not_opening(data_key: bytes, keys: list[ProviderKey]) -> list[int]:
+    """Ids of the keys whose ciphertext does not authenticate under ``data_key`` with its
+    row binding, or whose recomputed fingerprint differs from the stored one."""
+    aead = AESGCM(data_key)
+    fingerprint_key = hmac.new(data_key, b"crewbuilder/fingerprint/v1", hashlib.sha256).digest()
+    bad: list[int] = []
+    for key in keys:
+        try:
+            value = open_sealed(aead, bytes(key.ciphertext), _key_aad(key)).decode()
+        except (DecryptionFailed, UnicodeDecodeError):
+            bad.append(key.pk)
+            continue
+        if not hmac.compare_digest(_fingerprint(fingerprint_key, value), key.fingerprint):
+            bad.append(key.pk)
+        del value
+    del aead, fingerprint_key
+    return bad
+
+
+def _transport_keys_recovery() -> tuple[int, list[str]]:
+    """(transport keys checked, the ones that do not unwrap)."""
+    checked, problems = 0, []
     for transport in TransportKey.objects.order_by("pk"):
-        report.transport_keys += 1
+        checked += 1
         try:
             backend_for(transport.master_key_id).unwrap(
                 wrapped=bytes(transport.wrapped_key),
@@ -792,10 +814,10 @@ def keys_recovery_check() -> RecoveryReport:
                 context=transport_context(transport.kid),
             )
         except DecryptionFailed:
-            report.transport_problems.append(
+            problems.append(
                 f"transport key {transport.kid} (wrapped by {transport.master_key_id!r})"
             )
-    return report
+    return checked, problems
 
 
 # --------------------------------------------------------------------------- other secrets

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
 from accounts.permissions import Cap, can
-from accounts.services import user_onboard
+from accounts.web import forbidden, form_errors_add, organization_view
 from keys import selectors, services
 from keys.forms import ProviderKeyForm
 from keys.models import ProviderKey
@@ -21,11 +21,6 @@ def _key_for(request: HttpRequest, pk: int) -> ProviderKey:
         organization=request.organization, user=request.user
     ).select_related("organization")
     return account_selectors.get_for_org_or_404(visible, request, pk=pk)
-
-
-def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-    message = str(exc) or "You are not allowed to do that."
-    return render(request, "403.html", {"message": message}, status=403)
 
 
 def _page(request: HttpRequest, form: ProviderKeyForm, status: int = 200) -> HttpResponse:
@@ -45,11 +40,8 @@ def _page(request: HttpRequest, form: ProviderKeyForm, status: int = 200) -> Htt
     )
 
 
-@login_required
+@organization_view()
 def api_keys(request: HttpRequest) -> HttpResponse:
-    if request.organization is None:
-        user_onboard(user=request.user)
-        return redirect("keys:api_keys")
     if request.method != "POST":
         return _page(request, ProviderKeyForm())
     form = ProviderKeyForm(request.POST)
@@ -64,10 +56,9 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                 scope=form.cleaned_data["scope"],
             )
         except ValidationError as exc:
-            for name, errors in exc.message_dict.items():
-                form.add_error(name if name in form.fields else None, errors)
+            form_errors_add(form, exc)
         except PermissionDenied as exc:
-            return _forbidden(request, exc)
+            raise forbidden(exc) from exc
         else:
             messages.success(request, f"Saved {key}. Use “Test” to check it works.")
             return redirect("keys:api_keys")
@@ -81,7 +72,7 @@ def key_remove(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.provider_key_delete(key=key, actor=request.user)
     except PermissionDenied as exc:
-        return _forbidden(request, exc)
+        raise forbidden(exc) from exc
     messages.success(request, f"Removed the {key.get_provider_display()} key.")
     return redirect("keys:api_keys")
 
@@ -93,7 +84,7 @@ def key_test(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         status = services.provider_key_test(key=key, actor=request.user)
     except PermissionDenied as exc:
-        return _forbidden(request, exc)
+        raise forbidden(exc) from exc
     if request.htmx:
         return render(request, "keys/_key_status.html", {"key": key})
     label = dict(ProviderKey.Status.choices).get(status, status)

@@ -1,5 +1,7 @@
-"""The public HTTP API (``/api/v1/``): token auth, errors, throttling, pagination, schema.
+"""The public HTTP API (``/api/v1/``) and API tokens: the top floor, above every app.
 
-Per-app views live next to their domain (``generation/api.py``, ``keys/api.py``,
-``billing/api.py``) and call the same services as the web pages.
+Token auth, errors, throttling, pagination and schema; the endpoints per domain
+(``generations.py``, ``keys.py``, ``usage.py``; webhooks in ``crewbuilder/webhooks``) call
+the same services as the web pages. API tokens (``tokens.py``, the ``ApiToken`` model
+stays in ``accounts``) and their settings page (``token_views.py``) live here too.
 """

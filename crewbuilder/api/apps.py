@@ -9,7 +9,6 @@ class ApiConfig(AppConfig):
     verbose_name = "Public API"
 
     def ready(self) -> None:
-        # Registers the member_left hook that revokes a leaving member's API tokens, and
-        # the OpenAPI description of Bearer token auth.
-        from accounts import tokens  # noqa: F401
-        from crewbuilder.api import authentication  # noqa: F401
+        # A leaving member's API tokens are revoked (accounts.signals.member_left), and the
+        # OpenAPI description of Bearer token auth is registered.
+        from crewbuilder.api import authentication, receivers  # noqa: F401

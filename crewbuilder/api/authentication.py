@@ -12,7 +12,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from accounts.tokens import api_token_authenticate
+from crewbuilder.api.tokens import api_token_authenticate
 
 KEYWORD = b"bearer"
 

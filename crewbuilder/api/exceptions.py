@@ -1,9 +1,11 @@
 """One error envelope for every API error: ``{"error": {"code", "message", "fields"?}}``.
 
 ``api_exception_handler`` (DRF's EXCEPTION_HANDLER) covers everything raised inside an API
-view: DRF's own exceptions, Django's ValidationError / PermissionDenied / Http404 from the
-services, and billing's PaymentRequired (402) / PlanNotAllowed (403). Errors produced by
-Django outside a view (unknown URL, 500, body too large) are rewrapped by
+view: an ``ApplicationError`` from any service (status, code, message and ``Retry-After``
+come from the exception, so this module knows no app's exception classes), DRF's own
+exceptions, and Django's ValidationError / PermissionDenied / Http404. A dependency that
+is down (the database, Redis) answers 503 with ``Retry-After``, never a 500. Errors
+produced by Django outside a view (unknown URL, 500, body too large) are rewrapped by
 ``crewbuilder.api.middleware.ApiErrorMiddleware`` through ``error_response``.
 
 Every message goes through ``redact`` so a secret pasted into the wrong field can never be
@@ -13,19 +15,17 @@ echoed back.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from billing.services import BillingError
+from crewbuilder.errors import ApplicationError, ServiceUnavailable, unavailable
+from crewbuilder.outage import unavailable_response
 from crewbuilder.redaction import redact
-from generation.services import IdempotencyConflict
 
 DEFAULT_CODES = {
     400: "invalid",
@@ -40,6 +40,7 @@ DEFAULT_CODES = {
     415: "unsupported_media_type",
     429: "throttled",
     500: "server_error",
+    503: "service_unavailable",
 }
 DEFAULT_MESSAGES = {
     400: "The request is not valid.",
@@ -52,6 +53,7 @@ DEFAULT_MESSAGES = {
     413: "The request body is too large.",
     429: "Too many requests. Retry after the number of seconds in Retry-After.",
     500: "Something went wrong on our side. The error has been logged.",
+    503: ServiceUnavailable.__doc__,
 }
 
 
@@ -118,6 +120,18 @@ def _message_for_fields(fields: dict[str, list[str]]) -> str:
     return f"Invalid input: {names}."
 
 
+def application_error_response(exc: ApplicationError) -> Response:
+    headers = {}
+    if exc.retry_after:
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    message = str(exc) or DEFAULT_MESSAGES.get(exc.status)
+    return Response(
+        envelope(status_code=exc.status, code=exc.code, message=message),
+        status=exc.status,
+        headers=headers,
+    )
+
+
 def api_exception_handler(exc, context) -> Response | None:
     headers: dict[str, str] = {}
     if isinstance(exc, DjangoValidationError):
@@ -125,22 +139,12 @@ def api_exception_handler(exc, context) -> Response | None:
         data = envelope(status_code=400, message=_message_for_fields(fields), fields=fields)
         set_rollback()
         return Response(data, status=400)
-    if isinstance(exc, IdempotencyConflict):
+    if dependency := unavailable(exc):
+        unavailable_response(dependency, exc)
+        exc = ServiceUnavailable()
+    if isinstance(exc, ApplicationError):
         set_rollback()
-        return Response(envelope(status_code=409, code=exc.code, message=str(exc)), status=409)
-    if isinstance(exc, BillingError):
-        status_code = exc.status if exc.status in (400, 402, 403, 409, 429) else 400
-        if status_code == 429:  # the daily cap: retry when the UTC day rolls over
-            now = timezone.now()
-            tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-            headers["Retry-After"] = str(max(1, math.ceil((tomorrow - now).total_seconds())))
-        message = str(exc) or DEFAULT_MESSAGES.get(status_code)
-        set_rollback()
-        return Response(
-            envelope(status_code=status_code, code=exc.code, message=message),
-            status=status_code,
-            headers=headers,
-        )
+        return application_error_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

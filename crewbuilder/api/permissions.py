@@ -15,7 +15,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from accounts.models import ApiToken
 from accounts.permissions import Cap, can
-from accounts.tokens import api_access_denied_message, api_token_has_api_access
+from crewbuilder.api.tokens import api_access_denied_message, api_token_has_api_access
 
 
 class ApiTokenPermission(BasePermission):

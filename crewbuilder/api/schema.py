@@ -36,7 +36,7 @@ def add_error_responses(result, generator, request, public):
     ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
-            codes = {401, 403, 429}
+            codes = {401, 403, 429, 503}  # 503: a dependency is down
             if "{" in path:
                 codes.add(404)
             if method in ("post", "put", "patch"):

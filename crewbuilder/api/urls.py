@@ -5,28 +5,26 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from billing import api as billing_api
+from crewbuilder.api import generations, keys, usage
 from crewbuilder.webhooks import api as webhooks_api
-from generation import api as generation_api
-from keys import api as keys_api
 
 app_name = "api"
 urlpatterns = [
-    path("generations/", generation_api.GenerationListCreateView.as_view(), name="generations"),
+    path("generations/", generations.GenerationListCreateView.as_view(), name="generations"),
     path(
         "generations/<uuid:pk>/",
-        generation_api.GenerationDetailView.as_view(),
+        generations.GenerationDetailView.as_view(),
         name="generation_detail",
     ),
     path(
         "generations/<uuid:pk>/download/",
-        generation_api.GenerationDownloadView.as_view(),
+        generations.GenerationDownloadView.as_view(),
         name="generation_download",
     ),
-    path("usage/", billing_api.UsageView.as_view(), name="usage"),
-    path("keys/", keys_api.KeyListCreateView.as_view(), name="keys"),
-    path("keys/<int:pk>/", keys_api.KeyDetailView.as_view(), name="key_detail"),
-    path("keys/<int:pk>/test/", keys_api.KeyTestView.as_view(), name="key_test"),
+    path("usage/", usage.UsageView.as_view(), name="usage"),
+    path("keys/", keys.KeyListCreateView.as_view(), name="keys"),
+    path("keys/<int:pk>/", keys.KeyDetailView.as_view(), name="key_detail"),
+    path("keys/<int:pk>/test/", keys.KeyTestView.as_view(), name="key_test"),
     path("webhooks/", webhooks_api.EndpointListCreateView.as_view(), name="webhooks"),
     path("webhooks/<int:pk>/", webhooks_api.EndpointDetailView.as_view(), name="webhook_detail"),
     path(

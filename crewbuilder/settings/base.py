@@ -34,6 +34,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "crewbuilder.csp.ContentSecurityPolicyMiddleware",
     "crewbuilder.api.middleware.ApiErrorMiddleware",
+    # an ApplicationError from a view → its page; a dependency down → the 503 page
+    "crewbuilder.error_pages.ErrorPageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -12,6 +12,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CREWBUILDER_CACHE_PREFIX", default="cb"),
+            # A Redis that hangs (not only one that refuses) must not hang requests.
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
         }
     }
 else:
@@ -33,7 +35,18 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Must exceed the hard time limit of the longest task so an unacked task is not redelivered
 # while it is still running (see generation/tasks.py for the ordered limits).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=1800)
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=1800),
+    # Without socket timeouts a publish to a Redis that hangs waits forever (kombu's
+    # docs); with them and the retry policy below an enqueue gives up within ~6 s (a
+    # refused connection: under 1 s) and the request answers 503, nothing charged.
+    "socket_connect_timeout": 2.0,
+    "socket_timeout": 3.0,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
 }
 # How often a worker looks for unacked messages whose visibility timeout has passed
 # (kombu's default scan is every ~100 s; tests of redelivery after SIGKILL lower it).
@@ -61,14 +74,36 @@ CREWBUILDER_GENERATION_RETRY_BASE_SECONDS = env.float(
 CREWBUILDER_GENERATION_RETRY_MAX_SECONDS = env.float(
     "CREWBUILDER_GENERATION_RETRY_MAX_SECONDS", default=300.0
 )
+# A run waits this long in place for the database to come back (a dropped connection, a
+# restart, a failover), retrying each write with backoff; then the task is retried.
+CREWBUILDER_GENERATION_DB_RETRY_SECONDS = env.float(
+    "CREWBUILDER_GENERATION_DB_RETRY_SECONDS", default=60.0
+)
+# Worker loss: a run beats every HEARTBEAT seconds; one silent for LOST_AFTER seconds is
+# queued again by the recovery scan (beat, every RECOVER_EVERY seconds). SIGKILL of a worker
+# → the generation done in at most about LOST_AFTER + RECOVER_EVERY + one run.
+CREWBUILDER_GENERATION_HEARTBEAT_SECONDS = env.float(
+    "CREWBUILDER_GENERATION_HEARTBEAT_SECONDS", default=10.0
+)
+CREWBUILDER_GENERATION_LOST_AFTER_SECONDS = env.float(
+    "CREWBUILDER_GENERATION_LOST_AFTER_SECONDS", default=60.0
+)
+CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS = env.float(
+    "CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS", default=30.0
+)
 
-# --- Every periodic task, in one table (run by `celery -A crewbuilder beat`).
+# --- Every periodic task, in one table (run by `celery -A crewbuilder beat`). Task names
+# are `<app>.<verb>[_<object>]` (tests/ops/test_tasks.py checks every registered task).
 _MINUTE = 60.0
 _HOUR = 60 * _MINUTE
 _DAY = 24 * _HOUR
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    # abandoned generations (lost messages, a restarted embedded runner) are queued again
-    "generation-requeue-stale": {"task": "generation.requeue_stale", "schedule": _HOUR},
+    # generations whose worker went silent (SIGKILL, a lost host, lost messages) are
+    # queued again within about a minute and a half (README "Worker loss")
+    "generation-recover-lost": {
+        "task": "generation.recover_lost",
+        "schedule": CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS,
+    },
     # a generation waiting on unanswered questions gives back its charge after the TTL
     "generation-expire-unanswered": {"task": "generation.expire_unanswered", "schedule": _HOUR},
     # stored keys are re-tested (owners hear about dead keys)
@@ -78,16 +113,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "keys-rotate-data-keys": {"task": "keys.rotate_data_keys", "schedule": 30 * _DAY},
     # expired "Try it" passes and their generations are removed (BILLING_GUEST_KEEP_DAYS)
     "billing-guest-passes-expire": {
-        "task": "billing.tasks.guest_passes_expire_task",
+        "task": "billing.expire_guest_passes",
         "schedule": _DAY,
     },
     # a day's platform generations far above the trailing average raise the anomaly flag
     "billing-usage-anomaly-scan": {
-        "task": "billing.tasks.usage_anomaly_scan_task",
+        "task": "billing.scan_usage_anomalies",
         "schedule": _HOUR,
     },
     # outgoing webhook deliveries whose retry is due
     "webhooks-deliver-due": {"task": "webhooks.deliver_due", "schedule": 30.0},
     # custom domains whose DNS proof is gone stop being served after the grace period
-    "accounts-domains-recheck": {"task": "accounts.domains_recheck", "schedule": _DAY},
+    "accounts-domains-recheck": {"task": "accounts.recheck_domains", "schedule": _DAY},
 }

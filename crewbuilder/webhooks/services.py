@@ -25,7 +25,7 @@ from django.utils import timezone
 from accounts.models import Membership, Organization, Role, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
-from billing.selectors import entitlements_for
+from billing.selectors import Feature, entitlements_for, plan_refusal
 from crewbuilder.metrics import WEBHOOK_DELIVERIES, WEBHOOK_DELIVERY_SECONDS
 from crewbuilder.redaction import redact
 from crewbuilder.webhooks import signing, transport
@@ -59,7 +59,7 @@ class EndpointWithSecret:
 def webhooks_allowed(organization: Organization) -> tuple[bool, str]:
     """Webhooks come with API access: billing's entitlements decide (one rule)."""
     entitlements = entitlements_for(organization)
-    return bool(entitlements.api_access), entitlements.plan_name
+    return entitlements.allows(Feature.WEBHOOKS), entitlements.plan_name
 
 
 def _require_manage(*, actor: User, organization: Organization) -> None:
@@ -67,9 +67,7 @@ def _require_manage(*, actor: User, organization: Organization) -> None:
         raise PermissionDenied("Only owners and admins can manage webhooks.")
     allowed, plan_name = webhooks_allowed(organization)
     if not allowed:
-        raise PermissionDenied(
-            f"Webhooks come with the Professional and Enterprise plans (you are on {plan_name})."
-        )
+        raise PermissionDenied(plan_refusal(Feature.WEBHOOKS, plan_name=plan_name))
 
 
 def _clean_events(events) -> list[str]:

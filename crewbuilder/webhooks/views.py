@@ -13,26 +13,17 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
-from accounts.permissions import Cap, can
-from accounts.services import user_onboard
+from accounts.permissions import Cap
+from accounts.web import NOT_FOUND, forbidden, form_errors_add, organization_view
 from crewbuilder.webhooks import selectors, services
 from crewbuilder.webhooks.forms import EndpointForm, RotateForm
 from crewbuilder.webhooks.models import WebhookDelivery, WebhookEndpoint
-
-
-def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "403.html", {"message": message}, status=403)
 
 
 def _endpoint_for(request: HttpRequest, pk: int) -> WebhookEndpoint:
     return account_selectors.get_for_org_or_404(
         WebhookEndpoint.objects.select_related("organization"), request, pk=pk
     )
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    for name, errors in exc.message_dict.items():
-        form.add_error(name if name in form.fields else None, errors)
 
 
 def _list_context(request: HttpRequest, form: EndpointForm, created=None) -> dict:
@@ -46,17 +37,11 @@ def _list_context(request: HttpRequest, form: EndpointForm, created=None) -> dic
     }
 
 
-def _may_manage(request: HttpRequest) -> bool:
-    return can(request.membership.role, Cap.MANAGE_API_TOKENS)
+MANAGE_DENIED = "Only owners and admins can manage webhooks."
 
 
-@login_required
+@organization_view(Cap.MANAGE_API_TOKENS, denied=MANAGE_DENIED)
 def endpoints(request: HttpRequest) -> HttpResponse:
-    if request.organization is None:
-        user_onboard(user=request.user)
-        return redirect("webhooks:list")
-    if not _may_manage(request):
-        return _forbidden(request, "Only owners and admins can manage webhooks.")
     form = EndpointForm(request.POST or None)
     if request.method != "POST":
         return render(request, "webhooks/endpoints.html", _list_context(request, form))
@@ -66,9 +51,9 @@ def endpoints(request: HttpRequest) -> HttpResponse:
                 organization=request.organization, actor=request.user, **form.cleaned_data
             )
         except PermissionDenied as exc:
-            return _forbidden(request, str(exc))
+            raise forbidden(exc) from exc
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_add(form, exc)
         else:
             response = render(
                 request,
@@ -105,11 +90,9 @@ def _detail(request, endpoint, *, form=None, rotate_form=None, new_secret=None, 
     return response
 
 
-@login_required
+@organization_view(Cap.MANAGE_API_TOKENS, denied=MANAGE_DENIED, no_organization=NOT_FOUND)
 def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = _endpoint_for(request, pk)
-    if not _may_manage(request):
-        return _forbidden(request, "Only owners and admins can manage webhooks.")
     if request.method != "POST":
         return _detail(request, endpoint)
     form = EndpointForm(request.POST)
@@ -119,9 +102,9 @@ def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 endpoint=endpoint, actor=request.user, **form.cleaned_data
             )
         except PermissionDenied as exc:
-            return _forbidden(request, str(exc))
+            raise forbidden(exc) from exc
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_add(form, exc)
         else:
             messages.success(request, "Endpoint saved.")
             return redirect("webhooks:detail", pk=endpoint.pk)
@@ -140,9 +123,9 @@ def endpoint_rotate(request: HttpRequest, pk: int) -> HttpResponse:
             endpoint=endpoint, actor=request.user, overlap_hours=form.cleaned_data["overlap_hours"]
         )
     except PermissionDenied as exc:
-        return _forbidden(request, str(exc))
+        raise forbidden(exc) from exc
     except ValidationError as exc:
-        _apply_errors(form, exc)
+        form_errors_add(form, exc)
         return _detail(request, endpoint, rotate_form=form, status=400)
     return _detail(request, result.endpoint, new_secret=result.secret)
 
@@ -156,7 +139,7 @@ def endpoint_toggle(request: HttpRequest, pk: int) -> HttpResponse:
             endpoint=endpoint, actor=request.user, enabled=not endpoint.enabled
         )
     except PermissionDenied as exc:
-        return _forbidden(request, str(exc))
+        raise forbidden(exc) from exc
     messages.success(request, "Endpoint disabled." if endpoint.enabled else "Endpoint enabled.")
     return redirect("webhooks:detail", pk=endpoint.pk)
 
@@ -168,7 +151,7 @@ def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.webhook_endpoint_delete(endpoint=endpoint, actor=request.user)
     except PermissionDenied as exc:
-        return _forbidden(request, str(exc))
+        raise forbidden(exc) from exc
     messages.success(request, f"Endpoint {endpoint.url} deleted.")
     return redirect("webhooks:list")
 
@@ -187,7 +170,7 @@ def delivery_resend(request: HttpRequest, pk: int, delivery_pk: int) -> HttpResp
     try:
         again = services.webhook_delivery_resend(delivery=delivery, actor=request.user)
     except PermissionDenied as exc:
-        return _forbidden(request, str(exc))
+        raise forbidden(exc) from exc
     except ValidationError as exc:
         message = " ".join(m for ms in exc.message_dict.values() for m in ms)
         if request.htmx:

@@ -196,11 +196,12 @@ class Populator:
         from django.utils import timezone
 
         from accounts import services as accounts_services
-        from accounts import tokens as token_services
         from accounts.models import ApiToken, Invitation, Organization, User
-        from billing import guest, webhooks
         from billing import services as billing_services
+        from billing import webhooks
         from billing.models import BillingAccount, Plan
+        from crewbuilder.api import tokens as token_services
+        from generation import guest
         from generation.models import Generation
         from keys import services as key_services
 

@@ -8,9 +8,9 @@ import pytest
 import time_machine
 from django.test import Client
 
-from accounts import analytics
-from accounts.charts import bar_chart, column_chart
 from accounts.models import Role
+from crewbuilder.reporting import analytics
+from crewbuilder.reporting.charts import bar_chart, column_chart
 from generation.models import Generation
 from tests.factories import MembershipFactory, UserFactory
 

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import ApiToken
-from accounts.tokens import api_token_create
+from crewbuilder.api.tokens import api_token_create
 from tests.conftest import Tenant
 from tests.factories import plan_assign
 

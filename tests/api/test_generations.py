@@ -14,7 +14,7 @@ from django.db import connection
 
 from accounts.models import AuditEvent
 from billing.models import BillingAccount
-from generation.api import request_fingerprint
+from crewbuilder.api.generations import request_fingerprint
 from generation.models import Generation
 from tests.api.conftest import ApiClient, error_of
 
@@ -40,6 +40,7 @@ CONTRACT_FIELDS = {
     "files",
     "checks",
     "error",
+    "worker_lost",  # contract addition (0.2.0): recovery of a lost worker is visible
 }
 
 

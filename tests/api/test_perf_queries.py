@@ -155,7 +155,7 @@ def _state(token) -> dict:
 def test_prepared_token_lookup_builds_what_the_orm_query_builds(
     api, tenant, django_assert_num_queries
 ):
-    from accounts.tokens import _token_lookup, _token_queryset
+    from crewbuilder.api.tokens import _token_lookup, _token_queryset
 
     prefix = api.owner_raw[3:15]
     orm = next(iter(_token_queryset(prefix)))
@@ -167,12 +167,16 @@ def test_prepared_token_lookup_builds_what_the_orm_query_builds(
     assert _token_lookup("0" * 12) is None
 
 
-def test_prepared_token_lookup_caches_a_missing_billing_account_as_none(api, tenant):
-    from accounts.tokens import _token_lookup, api_token_billing_account
+def test_prepared_token_lookup_caches_a_missing_billing_account_as_none(
+    api, tenant, django_assert_num_queries
+):
+    from billing.tenancy import organization_billing_account
+    from crewbuilder.api.tokens import _token_lookup
 
     BillingAccount.objects.filter(organization=tenant.org).delete()
     token = _token_lookup(api.owner_raw[3:15])
-    assert api_token_billing_account(token) == (True, None)
+    with django_assert_num_queries(0):  # the lookup brought the account's absence too
+        assert organization_billing_account(token.organization) is None
     response = api.owner.get(GENERATIONS)  # Free without an account: no API access
     assert response.status_code == 403
     assert error_of(response)["code"] == "plan_not_allowed"

@@ -21,7 +21,7 @@ import pytest
 from rest_framework.settings import api_settings
 
 from accounts.models import ApiToken
-from accounts.tokens import api_token_create
+from crewbuilder.api.tokens import api_token_create
 from tests.factories import plan_assign
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, AuditEvent, Membership, Role
 from accounts.services import membership_change_role, membership_remove
-from accounts.tokens import api_token_authenticate, api_token_create, api_token_revoke
+from crewbuilder.api.tokens import api_token_authenticate, api_token_create, api_token_revoke
 from tests.api.conftest import ApiClient, assign_plan, error_of
 from tests.factories import MembershipFactory, UserFactory
 

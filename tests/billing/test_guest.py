@@ -170,7 +170,7 @@ def test_unkept_guest_generations_are_deleted_after_the_keep_period(
     from django.utils import timezone
 
     from accounts.models import Organization
-    from billing.guest import guest_passes_expire
+    from billing.guest_passes import guest_passes_expire
 
     settings.BILLING_GUEST_KEEP_DAYS = 30
     old_url = _start(client)["Location"]

@@ -237,7 +237,7 @@ def test_hourly_anomaly_scan_is_scheduled_and_runs(plans, tenant, settings):
 def test_usage_chart_is_plain_svg_with_escaped_labels():
     from datetime import date
 
-    from billing.charts import daily_usage_svg
+    from crewbuilder.reporting.charts import daily_usage_svg
 
     svg = str(
         daily_usage_svg([(date(2026, 3, 1), 2), (date(2026, 3, 2), 0), (date(2026, 3, 3), 5)])

@@ -160,7 +160,7 @@ class World:
 
     @cached_property
     def api_token(self):
-        from accounts.tokens import api_token_create
+        from crewbuilder.api.tokens import api_token_create
 
         return api_token_create(organization=self.org, actor=self.owner, name="Reporting sync")
 
@@ -178,7 +178,7 @@ class World:
         """A finished no-signup generation (one-time key against the fake provider)."""
         from django.test import override_settings
 
-        from billing.guest import guest_generation_start
+        from generation.guest import guest_generation_start
 
         self._request.getfixturevalue("fake_llm")
         with override_settings(CREWBUILDER_GENERATION_RUNNER="sync"):

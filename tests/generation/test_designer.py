@@ -7,13 +7,13 @@ import logging
 
 import pytest
 
-from generation.designer import FALLBACK_QUESTIONS, DesignFailed, design_crew
-from generation.providers import (
+from crewbuilder.providers import (
     DEFAULT_MODELS,
     ProviderAuthError,
     ProviderRateLimited,
     ProviderUnavailable,
 )
+from generation.designer import FALLBACK_QUESTIONS, DesignFailed, design_crew
 from keys.services import ResolvedKey
 from tests.fakes.llm import sample_design
 

@@ -21,7 +21,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import ApiToken
-from accounts.tokens import api_token_create
+from crewbuilder.api.tokens import api_token_create
 from crewbuilder.logging import JsonFormatter, RedactSecretsFilter
 from generation.models import Generation
 from keys import services as keys
@@ -229,7 +229,7 @@ def test_disguised_key_echoed_by_a_provider_reaches_no_page_api_response_or_log(
 def test_provider_error_text_is_never_the_users_message(fake_llm):
     """The unit-level promise behind it: the message is ours, even for text that looks
     harmless (it could be a key in a disguise no pattern recognises)."""
-    from generation.providers import ProviderBadRequest, request_design
+    from crewbuilder.providers import ProviderBadRequest, request_design
 
     fake_llm.push_error(400, message="The model `gpt-9` does not exist")
     with pytest.raises(ProviderBadRequest) as info:

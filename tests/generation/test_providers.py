@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from generation.design import design_json_schema
-from generation.providers import (
+from crewbuilder.providers import (
     ProviderAuthError,
     ProviderBadRequest,
     ProviderError,
@@ -19,6 +18,7 @@ from generation.providers import (
     request_design,
     verify_key,
 )
+from generation.design import design_json_schema
 from tests.fakes.llm import sample_design
 
 CANARY = {
@@ -233,7 +233,7 @@ def test_verify_key_reports_connected_invalid_and_unreachable(fake_llm, provider
 
 
 def test_pooled_transport_is_shared_but_never_carries_cookies_between_callers(fake_llm):
-    from generation.providers import _http_client
+    from crewbuilder.providers import _http_client
     from tests.fakes.llm import Reply
 
     assert _http_client("openai") is _http_client("openai")

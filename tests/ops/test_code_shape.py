@@ -5,8 +5,9 @@ Django needed, a fraction of a second):
   ``services``/``selectors``/``views``, ``*_services``/``*_selectors``/``*_views``, or one
   inside a ``services``/``selectors``/``views`` package);
 - the product code uses Django's public APIs and the ORM: no SQL compiler internals
-  (``get_compiler``), no backend operations (``connection.ops``), no private cache
-  attributes (``._cache``) and no hand-written ``UPDATE … SET`` outside migrations.
+  (``get_compiler``), no backend operations (``connection.ops``), no related-object
+  cache internals (``is_cached``), no private cache attributes (``._cache``) and no
+  hand-written ``UPDATE … SET`` outside migrations.
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ PRODUCT = ("accounts", "billing", "crewbuilder", "generation", "keys", "reportin
 MAX_LINES = 80
 LAYER_NAMES = ("services", "selectors", "views")
 
-# Functions still over the limit while they are being split (by name: modules move).
-KNOWN_LONG: set[str] = {"branding_update", "generation_run", "keys_recovery_check"}
-# Being rewritten on the ORM and the cache's public API (issue #13), in other branches.
-KNOWN_INTERNALS: set[str] = {"accounts/tokens.py", "crewbuilder/api/throttles.py"}
+# Functions still over the limit while they are being split (by name: modules move;
+# generation_run's body is _run_claimed since the database-retry wrapper took its head).
+KNOWN_LONG: set[str] = {"_run_claimed"}
 
 
 def _product_files() -> list[Path]:
@@ -81,6 +81,7 @@ FORBIDDEN = {
     "get_compiler": re.compile(r"\bget_compiler\b"),
     "connection.ops": re.compile(r"\bconnections?(\[[^\]]*\])?\.ops\b"),
     "._cache": re.compile(r"\._cache\b"),
+    "field cache internals": re.compile(r"\b(is_cached|get_cached_value)\("),
     "raw UPDATE": re.compile(r"\bUPDATE\s+[\"{\w]+[\"}]?\s+SET\b"),
 }
 
@@ -89,7 +90,6 @@ def test_product_code_uses_only_public_django_apis_and_the_orm():
     found = [
         f"{path.relative_to(ROOT).as_posix()}:{number}: {what}"
         for path in _product_files()
-        if path.relative_to(ROOT).as_posix() not in KNOWN_INTERNALS
         for number, line in enumerate(path.read_text().splitlines(), start=1)
         for what, pattern in FORBIDDEN.items()
         if pattern.search(line)

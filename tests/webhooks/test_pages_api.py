@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import ApiToken, Membership, Role
-from accounts.tokens import api_token_create
+from crewbuilder.api.tokens import api_token_create
 from crewbuilder.webhooks.models import WebhookDelivery, WebhookEndpoint
 from crewbuilder.webhooks.services import webhook_endpoint_create, webhook_event_publish
 from tests.api.conftest import ApiClient, error_of

@@ -7,8 +7,8 @@ compares hashes in constant time (healthchecks' ``hcw_`` keys do the same).
 
 A token acts as the member who created it, inside its organisation, limited by its
 scope. It stops working when it is revoked or expires, when its creator leaves the
-organisation (the ``member_left`` hook below revokes it, and authentication re-checks
-membership) and, at the API's permission layer, when the plan loses API access.
+organisation (``crewbuilder.api.receivers`` revokes it on ``accounts.signals.member_left``,
+and authentication re-checks membership) and, at the API's permission layer, when the plan loses API access.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from accounts import hooks
 from accounts.models import ApiToken, Membership, Organization, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
+from billing.selectors import Feature, entitlements_for, entitlements_from, plan_refusal
+from billing.tenancy import organization_billing_account
 
 TOKEN_PREFIX = "cb_"  # noqa: S105 (a public marker, not a secret)
 LOOKUP_LENGTH = 12  # hex characters after "cb_"; unique per token
@@ -40,55 +41,21 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def plans_with_api_access() -> list[str]:
-    """Names of the plans that include the API, cheapest first (for error messages)."""
-    from billing.selectors import plans_for_pricing
-
-    names = [
-        str(getattr(plan, "name", ""))
-        for plan in plans_for_pricing()
-        if getattr(plan, "api_access", False)
-    ]
-    return [name for name in names if name] or ["Professional", "Enterprise"]
-
-
 def api_access_denied_message(*, plan_name: str) -> str:
-    included = " and ".join(plans_with_api_access())
-    return (
-        f"API access is included in the {included} plans; this organisation is on "
-        f"{plan_name}. Upgrade to {plans_with_api_access()[0]} to use the API."
-    )
+    return plan_refusal(Feature.API_ACCESS, plan_name=plan_name)
 
 
 def organization_has_api_access(organization: Organization) -> tuple[bool, str]:
-    """(allowed, plan name) from billing's entitlements, the one answer to plan questions."""
-    from billing.selectors import entitlements_for
-
+    """(allowed, plan name): billing's plan gate for the API."""
     entitlements = entitlements_for(organization)
-    return bool(entitlements.api_access), entitlements.plan_name
-
-
-def api_token_billing_account(token: ApiToken):
-    """(loaded, account) — the organisation's billing account as read by
-    ``api_token_authenticate`` in this request (``account`` None: the organisation has
-    none). ``loaded`` is False for a token that did not come from that lookup."""
-    related = Organization.billing_account.related
-    organization = token.organization
-    if not related.is_cached(organization):
-        return False, None
-    return True, related.get_cached_value(organization)
+    return entitlements.allows(Feature.API_ACCESS), entitlements.plan_name
 
 
 def api_token_has_api_access(token: ApiToken) -> tuple[bool, str]:
     """``organization_has_api_access`` for an authenticated token, from the billing account
-    its lookup already read (no query)."""
-    from billing.selectors import entitlements_from
-
-    loaded, account = api_token_billing_account(token)
-    if not loaded:
-        return organization_has_api_access(token.organization)
-    entitlements = entitlements_from(account)
-    return bool(entitlements.api_access), entitlements.plan_name
+    (with its plan) its lookup already read: no query."""
+    entitlements = entitlements_from(organization_billing_account(token.organization))
+    return entitlements.allows(Feature.API_ACCESS), entitlements.plan_name
 
 
 # --- reads -------------------------------------------------------------------------------
@@ -212,16 +179,11 @@ def api_tokens_revoke_for_member(*, organization: Organization, user: User) -> i
     return len(tokens)
 
 
-@hooks.on_member_left
-def _revoke_tokens_of_leaving_member(*, organization: Organization, user: User) -> None:
-    api_tokens_revoke_for_member(organization=organization, user=user)
-
-
 def _token_queryset(lookup: str) -> QuerySet[ApiToken]:
     """The one lookup row: the unrevoked token by its (unique) prefix with its
     organisation, creator, the organisation's billing account and plan (so the API's plan
     check and the charge reservation need no further read, see
-    ``api_token_billing_account``) and the creator's current role. No ORDER BY: the
+    ``billing.tenancy.organization_billing_account``) and the creator's current role. No ORDER BY: the
     prefix and (organisation, user) memberships are unique."""
     return (
         ApiToken.objects.select_related(
@@ -241,63 +203,8 @@ def _token_queryset(lookup: str) -> QuerySet[ApiToken]:
     )[:1]
 
 
-_LOOKUP_SENTINEL = "\x00cb-lookup\x00"
-
-
-class _PreparedLookup:
-    """``_token_queryset`` compiled once per database connection (so per thread).
-
-    Compiling that five-table SELECT costs more than running it (about 1 ms of the
-    ~2 ms an API request spent authenticating), and it is the same statement on every
-    request but for the prefix. The SQL is compiled by the ORM with a placeholder prefix;
-    each call executes it with the real one and builds the objects exactly as
-    ``QuerySet`` does (same converters, same related-object population)."""
-
-    def __init__(self, db: str):
-        from django.db.models.query import get_related_populators
-
-        self.db = db
-        compiler = _token_queryset(_LOOKUP_SENTINEL).query.get_compiler(using=db)
-        self.sql, params = compiler.as_sql()
-        self.params = list(params)
-        self.index = self.params.index(_LOOKUP_SENTINEL)  # ValueError → not preparable
-        self.compiler = compiler
-        info = compiler.klass_info
-        start, end = info["select_fields"][0], info["select_fields"][-1] + 1
-        self.span = slice(start, end)
-        self.init_list = [col[0].target.attname for col in compiler.select[start:end]]
-        self.populators = get_related_populators(info, compiler.select, db)
-        self.annotations = dict(compiler.annotation_col_map)
-
-    def __call__(self, lookup: str) -> ApiToken | None:
-        params = list(self.params)
-        params[self.index] = lookup
-        with connections[self.db].cursor() as cursor:
-            cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
-        for row in self.compiler.results_iter(results=[rows]):
-            token = ApiToken.from_db(self.db, self.init_list, row[self.span])
-            for populator in self.populators:
-                populator.populate(row, token)
-            for name, position in self.annotations.items():
-                setattr(token, name, row[position])
-            return token
-        return None
-
-
 def _token_lookup(lookup: str) -> ApiToken | None:
-    db = router.db_for_read(ApiToken)
-    connection = connections[db]
-    prepared = getattr(connection, "_crewbuilder_token_lookup", None)
-    if prepared is None:
-        try:
-            prepared = _PreparedLookup(db)
-        except ValueError:  # the prefix was not a plain parameter: use the ORM each time
-            prepared = False
-        connection._crewbuilder_token_lookup = prepared
-    if prepared is False:
-        return next(iter(_token_queryset(lookup)), None)
-    return prepared(lookup)
+    return next(iter(_token_queryset(lookup)), None)
 
 
 def api_token_authenticate(*, raw: str) -> ApiToken | None:

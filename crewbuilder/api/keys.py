@@ -13,11 +13,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts.permissions import Cap
-from crewbuilder.api.exceptions import Conflict
 from crewbuilder.api.fields import StrictBooleanField, StrictCharField, StrictChoiceField
 from crewbuilder.api.views import TokenAPIView
+from crewbuilder.providers import PROVIDERS
 from keys import selectors, services
-from keys.models import PROVIDERS, ProviderKey
+from keys.models import ProviderKey
 
 ORGANIZATION_SCOPE = ProviderKey.Scope.ORGANIZATION
 
@@ -82,15 +82,13 @@ class KeyListCreateView(TokenAPIView):
     def post(self, request):
         serializer = KeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            key = services.provider_key_store(
-                organization=request.auth.organization,
-                actor=request.user,
-                scope=ORGANIZATION_SCOPE,
-                **serializer.validated_data,
-            )
-        except services.ProviderKeyExists as exc:
-            raise Conflict(str(exc), code=exc.code) from None
+        # an existing key without replace: true raises ProviderKeyExists (409 key_exists)
+        key = services.provider_key_store(
+            organization=request.auth.organization,
+            actor=request.user,
+            scope=ORGANIZATION_SCOPE,
+            **serializer.validated_data,
+        )
         # key_version starts at 1 on a new row and goes up by one per replacement
         status = 200 if key.key_version > 1 else 201
         return Response(selectors.provider_key_public(key), status=status)

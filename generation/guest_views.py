@@ -1,4 +1,5 @@
-"""Pages for generating without registration (see billing/guest.py)."""
+"""Pages for generating without registration (see generation/guest.py). The templates
+(``billing/guest_*.html``) and URL names (``billing:guest_*``) keep their names."""
 
 from __future__ import annotations
 
@@ -14,10 +15,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.middleware import SESSION_KEY
-from billing import guest, services
+from billing import services
 from billing import stripe_gateway as gateway
 from billing.forms import GuestStartForm
 from billing.models import GuestPass
+from generation import guest
+from generation.selectors import (
+    ZipNotReady,
+    generation_zip,
+    generation_zip_filename,
+    generations_for,
+)
 
 logger = logging.getLogger("crewbuilder.billing")
 
@@ -93,8 +101,6 @@ def _guest_for(token: str) -> GuestPass:
 def _generation_of(found: GuestPass):
     if found.generation_id is None:
         return None
-    from generation.selectors import generations_for
-
     return generations_for(organization=found.organization).filter(pk=found.generation_id).first()
 
 
@@ -115,8 +121,6 @@ def guest_result(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def guest_download(request: HttpRequest, token: str) -> HttpResponse:
-    from generation.selectors import ZipNotReady, generation_zip, generation_zip_filename
-
     found = _guest_for(token)
     g = _generation_of(found)
     if g is None:

@@ -5,26 +5,17 @@ from __future__ import annotations
 import csv
 import io
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from accounts import analytics, charts
 from accounts.csvsafe import safe_cell
 from accounts.forms import UsagePeriodForm
-from accounts.permissions import Cap, can
+from accounts.permissions import Cap
+from accounts.web import FORBID, organization_view
+from crewbuilder.reporting import analytics, charts
 
-
-def _forbidden(request: HttpRequest) -> HttpResponse | None:
-    if request.organization is None or not can(request.membership.role, Cap.VIEW_USAGE):
-        return render(
-            request,
-            "403.html",
-            {"message": "Usage analytics are for owners, admins and billing managers."},
-            status=403,
-        )
-    return None
+USAGE_DENIED = "Usage analytics are for owners, admins and billing managers."
 
 
 def _money(cents: float) -> str:
@@ -40,11 +31,9 @@ def _tokens(value: float) -> str:
     return f"{value:,}"
 
 
-@login_required
+@organization_view(Cap.VIEW_USAGE, denied=USAGE_DENIED, no_organization=FORBID)
 @require_GET
 def usage(request: HttpRequest) -> HttpResponse:
-    if (denied := _forbidden(request)) is not None:
-        return denied
     params = request.GET.copy()
     params.setdefault("days", "30")
     form = UsagePeriodForm(params)
@@ -90,11 +79,9 @@ def usage(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/analytics.html", context)
 
 
-@login_required
+@organization_view(Cap.VIEW_USAGE, denied=USAGE_DENIED, no_organization=FORBID)
 @require_GET
 def usage_export(request: HttpRequest) -> HttpResponse:
-    if (denied := _forbidden(request)) is not None:
-        return denied
     form = UsagePeriodForm(request.GET)
     if not form.is_valid():
         return render(request, "accounts/analytics.html", {"form": form}, status=400)

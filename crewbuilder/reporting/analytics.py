@@ -11,6 +11,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import Organization
+from generation.models import Generation, LlmModel
 
 PERIODS = (7, 30, 90)
 KEY_SOURCE_LABELS = {
@@ -71,8 +72,6 @@ def _bucket(label: str, row: dict) -> Bucket:
 
 
 def generations_in_period(*, organization: Organization, since: date, until: date) -> QuerySet:
-    from generation.models import Generation
-
     start = datetime.combine(since, time.min, tzinfo=UTC)
     end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
     return Generation.objects.filter(
@@ -130,8 +129,6 @@ def usage_for_period(*, organization: Organization, since: date, until: date) ->
 
 def _standard_prices() -> dict[str, tuple[int, int, str]]:
     """Per provider, the default (else cheapest) active standard model's prices."""
-    from generation.models import LlmModel
-
     prices: dict[str, tuple[int, int, str]] = {}
     for m in LlmModel.objects.filter(active=True, model_class="standard").order_by(
         "provider", "-is_default", "input_cents_per_million"

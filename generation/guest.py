@@ -24,8 +24,11 @@ from billing import checkout, services
 from billing import stripe_gateway as gateway
 from billing.models import GuestPass
 from billing.plans import CREDIT_LOOKUP_KEY
-
-PROVIDERS = ("openai", "anthropic")
+from crewbuilder.errors import REDIS_UNAVAILABLE
+from crewbuilder.outage import degraded
+from crewbuilder.providers import PROVIDERS
+from generation.requirements import requirement_problems
+from generation.services import generation_create
 
 
 class GuestRateLimited(services.BillingError):
@@ -44,12 +47,16 @@ def guest_rate_check(*, ip: str) -> None:
     the address itself is only used hashed)."""
     bucket = int(timezone.now().timestamp() // 3600)
     key = f"billing:guest:{_hash(ip or 'unknown')[:32]}:{bucket}"
-    cache.add(key, 0, timeout=3600)
     try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=3600)
-        count = 1
+        cache.add(key, 0, timeout=3600)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # evicted between add and incr
+            cache.set(key, 1, timeout=3600)
+            count = 1
+    except REDIS_UNAVAILABLE as exc:  # fail open, like the API's rate limiter
+        degraded("guest_rate_limiter", exc)
+        return
     if count > settings.BILLING_GUEST_PER_HOUR:
         raise GuestRateLimited(
             "Too many tries from your network in the last hour. Sign up for free to keep going."
@@ -59,12 +66,8 @@ def guest_rate_check(*, ip: str) -> None:
 def _validate(*, requirement: str, provider: str) -> str:
     requirement = (requirement or "").strip()
     errors: dict[str, list[str]] = {}
-    low, high = (
-        settings.CREWBUILDER_REQUIREMENT_MIN_CHARS,
-        settings.CREWBUILDER_REQUIREMENT_MAX_CHARS,
-    )
-    if not low <= len(requirement) <= high:
-        errors["requirement"] = [f"Describe the automation in {low} to {high} characters."]
+    if problems := requirement_problems(requirement):
+        errors["requirement"] = problems
     if provider not in PROVIDERS:
         errors["provider"] = ["Choose OpenAI or Anthropic."]
     if errors:
@@ -89,8 +92,6 @@ def guest_generation_start(
 ) -> tuple[GuestPass, str]:
     """One-time-key path: the key goes straight to the pipeline (which stashes it for the
     run only). Returns the pass and the secret token for the result URL."""
-    from generation.services import generation_create
-
     requirement = _validate(requirement=requirement, provider=provider)
     guest_rate_check(ip=ip)
     org = _holding_organization()
@@ -145,8 +146,6 @@ def guest_checkout_start(
 def guest_paid_generation_start(*, organization: Organization) -> GuestPass | None:
     """Called by the webhook (inside its transaction) once the guest's credit is
     purchased: starts the generation exactly once."""
-    from generation.services import generation_create
-
     guest = (
         GuestPass.objects.select_for_update()
         .filter(organization=organization, status=GuestPass.Status.AWAITING_PAYMENT)
@@ -160,6 +159,9 @@ def guest_paid_generation_start(*, organization: Organization) -> GuestPass | No
         requirement=guest.requirement,
         key_source="platform",
         provider=guest.provider,
+        # paid for and nobody waiting on this request: if the broker is down it stays
+        # queued (and charged) until the stale-work scan queues it again
+        refuse_unqueued=False,
     )
     guest.generation_id = generation.id
     guest.status = GuestPass.Status.STARTED
@@ -198,20 +200,3 @@ def guest_pass_claim(*, guest: GuestPass, user: User) -> Organization:
         metadata={"generation_id": str(guest.generation_id)},
     )
     return org
-
-
-def guest_passes_expire(*, older_than_days: int | None = None) -> int:
-    """Delete holding organisations of guest generations nobody kept (beat, daily).
-    Goes through the organisation deletion service so keys are shredded and it is audited."""
-    from datetime import timedelta
-
-    from accounts.privacy import organization_delete
-
-    days = older_than_days if older_than_days is not None else settings.BILLING_GUEST_KEEP_DAYS
-    cutoff = timezone.now() - timedelta(days=days)
-    stale = GuestPass.objects.filter(created_at__lt=cutoff).exclude(status=GuestPass.Status.CLAIMED)
-    count = 0
-    for guest in stale.select_related("organization"):
-        organization_delete(organization=guest.organization, actor=None)
-        count += 1
-    return count

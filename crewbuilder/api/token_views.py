@@ -17,9 +17,11 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts import selectors, services, tokens
+from accounts import selectors
 from accounts.models import ApiToken
-from accounts.permissions import Cap, can
+from accounts.permissions import Cap
+from accounts.web import forbidden, form_errors_add, organization_view
+from crewbuilder.api import tokens
 
 
 class ApiTokenForm(forms.Form):
@@ -47,8 +49,7 @@ class ApiTokenForm(forms.Form):
         return datetime.combine(day, time.min, tzinfo=UTC) if day else None
 
 
-def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "403.html", {"message": message}, status=403)
+MANAGE_DENIED = "Only owners and admins can manage API tokens."
 
 
 def _context(request: HttpRequest, form: ApiTokenForm, new_token: str | None = None) -> dict:
@@ -66,13 +67,8 @@ def _context(request: HttpRequest, form: ApiTokenForm, new_token: str | None = N
     }
 
 
-@login_required
+@organization_view(Cap.MANAGE_API_TOKENS, denied=MANAGE_DENIED)
 def api_tokens(request: HttpRequest) -> HttpResponse:
-    if request.organization is None:
-        services.user_onboard(user=request.user)
-        return redirect("api_tokens")
-    if not can(request.membership.role, Cap.MANAGE_API_TOKENS):
-        return _forbidden(request, "Only owners and admins can manage API tokens.")
     form = ApiTokenForm(request.POST or None)
     if request.method != "POST":
         return render(request, "accounts/api_tokens.html", _context(request, form))
@@ -86,10 +82,9 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
                 expires_at=form.expires_at(),
             )
         except PermissionDenied as exc:
-            return _forbidden(request, str(exc))
+            raise forbidden(exc) from exc
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            form_errors_add(form, exc)
         else:
             response = render(
                 request, "accounts/api_tokens.html", _context(request, ApiTokenForm(), raw)
@@ -108,6 +103,6 @@ def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         tokens.api_token_revoke(token=token, actor=request.user)
     except PermissionDenied as exc:
-        return _forbidden(request, str(exc))
+        raise forbidden(exc) from exc
     messages.success(request, f"Token “{token.name}” revoked; it no longer works.")
     return redirect("api_tokens")

@@ -1,6 +1,10 @@
 """Every call to an LLM provider goes through this module (the only importer of the
 ``openai`` and ``anthropic`` SDKs). Base URLs come from settings so tests and proxies can
 point the official SDKs at another server.
+
+It stands on the ground floor beside ``crewbuilder.metrics`` and ``crewbuilder.redaction``
+(it imports no app): keys calls ``verify_key`` (a key's Test and the scheduled re-check)
+and generation calls ``request_design``, both through this one seam.
 """
 
 from __future__ import annotations
@@ -18,12 +22,29 @@ from typing import Any
 import anthropic
 import openai
 from django.conf import settings
+from django.db import models
 
 from crewbuilder.metrics import PROVIDER_ERRORS, PROVIDER_REQUEST_SECONDS
 from crewbuilder.redaction import scrub_key
-from keys.models import provider_label
 
 logger = logging.getLogger("crewbuilder.providers")
+
+
+class Provider(models.TextChoices):
+    """The LLM providers CrewBuilder works with: the one list every form, serializer,
+    model and service imports (this seam is the lowest floor that knows providers)."""
+
+    OPENAI = "openai", "OpenAI"
+    ANTHROPIC = "anthropic", "Anthropic"
+
+
+PROVIDERS: tuple[str, ...] = tuple(Provider.values)
+
+
+def provider_label(provider: str) -> str:
+    """``"OpenAI"`` for ``"openai"``; any other name (the fallback designer) as it is."""
+    return dict(Provider.choices).get(provider, provider)
+
 
 VERIFY_TIMEOUT_SECONDS = 10.0
 # Standard-class defaults, matching the catalogue defaults (migration 0004).

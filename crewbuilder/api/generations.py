@@ -34,10 +34,10 @@ from crewbuilder.api.exceptions import Conflict
 from crewbuilder.api.fields import StrictCharField, StrictChoiceField, StrictSlugField
 from crewbuilder.api.pagination import NewestFirstPagination
 from crewbuilder.api.views import TokenAPIView
+from crewbuilder.providers import PROVIDERS
 from generation import selectors, services
 from generation.models import Generation
 from generation.requirements import requirement_limits
-from keys.models import PROVIDERS
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
@@ -118,6 +118,14 @@ class GenerationSerializer(serializers.Serializer):
     files = GenerationFileSerializer(many=True)
     checks = GenerationCheckSerializer(many=True)
     error = GenerationErrorSerializer(allow_null=True)
+    worker_lost = serializers.BooleanField(
+        help_text=(
+            "True while the generation is being recovered: the worker running it stopped "
+            "sending its heartbeat (killed, host lost) and the generation is queued again "
+            'automatically ("worker lost — retrying"). It finishes, and is charged, once; '
+            "no action is needed."
+        )
+    )
 
 
 def request_fingerprint(data: dict) -> str:

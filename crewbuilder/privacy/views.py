@@ -14,8 +14,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts import privacy
 from accounts.forms import AccountDeleteForm, OrganizationDeleteForm
 from accounts.middleware import SESSION_KEY
-from accounts.permissions import Cap, can
-from accounts.views import _apply_errors
+from accounts.permissions import Cap
+from accounts.web import FORBID, forbidden, form_errors_add, organization_view
+from crewbuilder.privacy.export import user_export_zip
 
 
 def _account_context(request: HttpRequest, form: AccountDeleteForm | None = None) -> dict:
@@ -35,7 +36,7 @@ def account(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def account_export(request: HttpRequest) -> HttpResponse:
-    payload = privacy.user_export_zip(user=request.user)
+    payload = user_export_zip(user=request.user)
     stamp = timezone.now().strftime("%Y%m%d")
     response = HttpResponse(payload, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="crewbuilder-export-{stamp}.zip"'
@@ -51,7 +52,7 @@ def account_delete(request: HttpRequest) -> HttpResponse:
         try:
             privacy.user_delete(user=request.user, actor=request.user)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_add(form, exc)
         else:
             logout(request)
             messages.success(request, "Your account and its data were deleted.")
@@ -59,17 +60,12 @@ def account_delete(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/account.html", _account_context(request, form), status=400)
 
 
-@login_required
+@organization_view(
+    Cap.DELETE_ORG, denied="Only an owner can delete the organisation.", no_organization=FORBID
+)
 @require_http_methods(["GET", "POST"])
 def organization_delete(request: HttpRequest) -> HttpResponse:
     org = request.organization
-    if org is None or not can(request.membership.role, Cap.DELETE_ORG):
-        return render(
-            request,
-            "403.html",
-            {"message": "Only an owner can delete the organisation."},
-            status=403,
-        )
     form = OrganizationDeleteForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
@@ -78,9 +74,9 @@ def organization_delete(request: HttpRequest) -> HttpResponse:
                     organization=org, actor=request.user, confirm_name=form.cleaned_data["confirm"]
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                form_errors_add(form, exc)
             except PermissionDenied as exc:
-                return render(request, "403.html", {"message": str(exc)}, status=403)
+                raise forbidden(exc) from exc
             else:
                 request.session.pop(SESSION_KEY, None)
                 messages.success(request, f"{org.name} and all its data were deleted.")
