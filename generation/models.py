@@ -6,7 +6,7 @@ State lives here as TextChoices; every transition is made by ``generation/servic
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -208,6 +208,14 @@ class Generation(models.Model):
     run_token = models.UUIDField(null=True, blank=True, editable=False)
     runs = models.PositiveSmallIntegerField(default=0)
     retries = models.PositiveSmallIntegerField(default=0)
+    # The run's last sign of life: set at the claim and each stage, and every
+    # CREWBUILDER_GENERATION_HEARTBEAT_SECONDS while it waits on the provider; for a
+    # scheduled retry, the time it is due. Silent for CREWBUILDER_GENERATION_LOST_AFTER_SECONDS
+    # → the recovery scan (beat) queues the generation again.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the recovery scan found the run's worker lost and queued it again; cleared by the
+    # next claim or the next sign of life of the run (it was only slow).
+    worker_lost_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # NULL (not "") when absent, so the per-organisation unique constraint ignores it.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
@@ -234,3 +242,21 @@ class Generation(models.Model):
     @property
     def awaiting_answers(self) -> bool:
         return bool(self.questions) and self.answers is None and not self.is_finished
+
+    def last_seen_at(self):
+        """The latest sign of life: a heartbeat, a stage, a requeue (whichever is newest)."""
+        return max(t for t in (self.heartbeat_at, self.updated_at, self.created_at) if t)
+
+    @property
+    def worker_lost(self) -> bool:
+        """True while the generation is being recovered: the scan found its worker lost,
+        or it is running and silent for longer than
+        ``CREWBUILDER_GENERATION_LOST_AFTER_SECONDS`` (shown as "worker lost — retrying")."""
+        if self.is_finished or self.awaiting_answers:
+            return False
+        if self.worker_lost_at is not None:
+            return True
+        lost_after = timedelta(seconds=settings.CREWBUILDER_GENERATION_LOST_AFTER_SECONDS)
+        return (
+            self.status == self.Status.RUNNING and self.last_seen_at() < timezone.now() - lost_after
+        )

@@ -84,6 +84,7 @@ def generation_public(g: Generation) -> dict:
         "files": list(g.files or []),
         "checks": list(g.checks or []),
         "error": {"code": g.error_code, "message": g.error_message} if failed else None,
+        "worker_lost": g.worker_lost,
     }
 
 

@@ -17,7 +17,10 @@ Queue semantics (see also ``generation/tasks.py``):
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,8 +29,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -100,6 +110,78 @@ class RunError(Exception):
 
 class RunSuperseded(Exception):  # noqa: N818 - reads as a state
     """Another run claimed the generation; this one must stop without writing."""
+
+
+@dataclass
+class RunInterrupted(Exception):  # noqa: N818 - reads as a state
+    """The database stayed unreachable longer than a run waits in place
+    (``CREWBUILDER_GENERATION_DB_RETRY_SECONDS``): nothing was written as failed, and the
+    task queues the run again with its claim token (``run_token``, None when the claim
+    itself could not be made)."""
+
+    run_token: uuid.UUID | None
+
+    def __str__(self) -> str:
+        return "the database is unreachable"
+
+
+# --------------------------------------------------------------------------- database blips
+
+# What a dropped connection, a database restart or a failover raise (psycopg's
+# AdminShutdown, "server closed the connection", "the connection is lost"), and also a
+# deadlock or serialization failure: all transient, all worth another try.
+DB_TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+def db_retrying(func):
+    """Run ``func`` again when the database connection breaks under it.
+
+    A broken connection cannot be used again, so it is closed (Django opens a new one on
+    the next query) and ``func`` is retried with a short exponential backoff, for at most
+    ``CREWBUILDER_GENERATION_DB_RETRY_SECONDS`` in all; then the error propagates. Every
+    function wrapped is safe to repeat: each is one transaction (rolled back when the
+    connection died in it) or one conditional UPDATE, checked against the run's claim
+    token, and a transaction that did commit before its reply was lost is seen as done on
+    the next try (the generation is finished, or the claim is already this run's).
+
+    Inside a caller's transaction nothing is retried: the unit to repeat is the caller's.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if connection.in_atomic_block:
+            return func(*args, **kwargs)
+        budget = settings.CREWBUILDER_GENERATION_DB_RETRY_SECONDS
+        deadline = time.monotonic() + budget
+        delay = min(0.25, budget / 8) if budget > 0 else 0
+        attempt = 0
+        while True:
+            try:
+                return func(*args, **kwargs)
+            except DB_TRANSIENT_ERRORS as exc:
+                connection.close()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise
+                attempt += 1
+                logger.warning(
+                    "database unavailable in %s (%s); try %d again in %.2f s",
+                    func.__name__,
+                    type(exc).__name__,
+                    attempt + 1,
+                    min(delay, remaining),
+                )
+                time.sleep(min(delay, remaining))
+                delay = min(delay * 2, 8.0)
+
+    return wrapper
+
+
+def reconnect_if_broken() -> None:
+    """Before writing after an unknown error: drop the connection if it is unusable (the
+    error may have been the database going away), so the next query opens a fresh one."""
+    if not connection.in_atomic_block:
+        close_old_connections()
 
 
 # --------------------------------------------------------------------------- create
@@ -437,6 +519,7 @@ def generation_enqueue_failed(*, generation_id: uuid.UUID | str) -> None:
 # --------------------------------------------------------------------------- run
 
 
+@db_retrying
 def _claim(generation_id: uuid.UUID | str, token: uuid.UUID) -> Generation | None:
     """Take the generation for this run, or None when there is nothing to do."""
     with transaction.atomic():
@@ -449,31 +532,41 @@ def _claim(generation_id: uuid.UUID | str, token: uuid.UUID) -> Generation | Non
         if g is None or g.is_finished or g.awaiting_answers:
             return None
         now = timezone.now()
-        g.status = Generation.Status.RUNNING
-        g.stage = Generation.Stage.DESIGNING
-        g.progress = STAGE_PROGRESS[Generation.Stage.DESIGNING]
-        g.started_at = g.started_at or now
-        g.updated_at = now
-        g.run_token = token
-        g.runs += 1
-        g.notice = ""
-        g.save(
-            update_fields=[
-                "status",
-                "stage",
-                "progress",
-                "started_at",
-                "updated_at",
-                "run_token",
-                "runs",
-                "notice",
-            ]
-        )
+        if g.run_token == token:
+            # Our own claim: an earlier try committed (its reply was lost), or the task
+            # resumes this run after the database came back.
+            Generation.objects.filter(pk=g.pk).update(heartbeat_at=now, worker_lost_at=None)
+        else:
+            g.status = Generation.Status.RUNNING
+            g.stage = Generation.Stage.DESIGNING
+            g.progress = STAGE_PROGRESS[Generation.Stage.DESIGNING]
+            g.started_at = g.started_at or now
+            g.updated_at = now
+            g.run_token = token
+            g.runs += 1
+            g.notice = ""
+            g.heartbeat_at = now
+            g.worker_lost_at = None
+            g.save(
+                update_fields=[
+                    "status",
+                    "stage",
+                    "progress",
+                    "started_at",
+                    "updated_at",
+                    "run_token",
+                    "runs",
+                    "notice",
+                    "heartbeat_at",
+                    "worker_lost_at",
+                ]
+            )
         g.run_deadline = now + timedelta(seconds=settings.CREWBUILDER_GENERATION_SOFT_TIME_LIMIT)
         g.stage_started = time.monotonic()  # for the stage-duration metric
         return g
 
 
+@db_retrying
 def _advance(g: Generation, token: uuid.UUID, stage: Generation.Stage) -> None:
     """Persist a real stage transition at once (the page polls it), only while this run
     still holds the claim. A run past its deadline stops here: the thread pool cannot
@@ -482,8 +575,14 @@ def _advance(g: Generation, token: uuid.UUID, stage: Generation.Stage) -> None:
         raise GenerationError(
             "timeout", "The generation took too long and was stopped. Nothing was charged."
         )
+    now = timezone.now()
     updated = Generation.objects.filter(pk=g.pk, run_token=token).update(
-        stage=stage, progress=STAGE_PROGRESS[stage], updated_at=timezone.now()
+        stage=stage,
+        progress=STAGE_PROGRESS[stage],
+        updated_at=now,
+        heartbeat_at=now,
+        worker_lost_at=None,
+        notice="",  # a run found lost that was only slow clears "worker lost — retrying"
     )
     if not updated:
         raise RunSuperseded(str(g.pk))
@@ -497,6 +596,7 @@ def _stage_timed(g: Generation) -> None:
     g.stage_started = now
 
 
+@db_retrying  # the one-time branch reads the cache only, so a retry never takes the key twice
 def _run_key(g: Generation) -> ResolvedKey | None:
     """The key for this run (None → deterministic designer). The secret stays in memory."""
     if g.resolved_key_source == "fallback":
@@ -544,6 +644,7 @@ def _release_connection_during_io(key: ResolvedKey | None) -> None:
         connection.close()
 
 
+@db_retrying
 def _keep_one_time_key(g: Generation, key: ResolvedKey | None) -> None:
     """Hand a one-time key back to the keys service for the next attempt (a retry after a
     429, or the run after clarifying questions): only the new reference is stored."""
@@ -577,17 +678,93 @@ def _record_usage(g: Generation, usage: _Usage) -> dict:
     }
 
 
-def generation_run(*, generation_id: uuid.UUID | str) -> Generation | None:
+class _Heartbeat:
+    """One daemon thread per worker process beats for every run in flight in it, every
+    ``CREWBUILDER_GENERATION_HEARTBEAT_SECONDS`` — mostly while runs wait on the provider,
+    since each stage beats too. It stops when no run is left, and starts again with the
+    next (a forked pool child starts its own)."""
+
+    def __init__(self) -> None:
+        self._runs: dict = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, generation_id, token: uuid.UUID) -> None:
+        with self._lock:
+            self._runs[generation_id] = token
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="generation-heartbeat", daemon=True
+                )
+                self._thread.start()
+
+    def discard(self, generation_id, token: uuid.UUID) -> None:
+        with self._lock:
+            if self._runs.get(generation_id) == token:
+                del self._runs[generation_id]
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(settings.CREWBUILDER_GENERATION_HEARTBEAT_SECONDS)
+            with self._lock:
+                runs = list(self._runs.items())
+                if not runs:
+                    self._thread = None
+                    return
+            try:
+                generations_heartbeat(runs=runs)
+            except DB_TRANSIENT_ERRORS as exc:  # the next beat tries again
+                logger.warning("generation heartbeat not written: %s", type(exc).__name__)
+            finally:
+                connection.close()  # this thread's own; do not hold it between beats
+
+
+_heartbeat = _Heartbeat()
+
+
+def generations_heartbeat(*, runs: list[tuple]) -> int:
+    """Record a sign of life for each (generation id, claim token) still holding its claim."""
+    if not runs:
+        return 0
+    held = functools.reduce(
+        operator.or_, (Q(pk=generation_id, run_token=token) for generation_id, token in runs)
+    )
+    return Generation.objects.filter(held, status=Generation.Status.RUNNING).update(
+        heartbeat_at=timezone.now(), worker_lost_at=None
+    )
+
+
+def generation_run(
+    *, generation_id: uuid.UUID | str, resume_token: uuid.UUID | None = None
+) -> Generation | None:
     """Run a queued generation to the end (the Celery task's body).
 
     Succeeds, fails honestly (checks failing twice, a known run error), or stops with
     clarifying questions. Provider errors are raised as ``RunError`` for the task to retry
     or fail. A finished generation, or one waiting for answers, is left untouched.
+
+    Each database write waits out a short outage in place (``db_retrying``); a longer one
+    raises ``RunInterrupted`` with the claim token, which the task passes back as
+    ``resume_token`` so the next attempt continues this run's claim.
     """
-    token = uuid.uuid4()
-    g = _claim(generation_id, token)
-    if g is None:
-        return Generation.objects.filter(pk=generation_id).first()
+    token = resume_token or uuid.uuid4()
+    try:
+        g = _claim(generation_id, token)
+        if g is None:
+            return _reloaded(generation_id)
+        _heartbeat.add(g.pk, token)
+        try:
+            return _run_claimed(g, token)
+        finally:
+            _heartbeat.discard(g.pk, token)
+    except DB_TRANSIENT_ERRORS as exc:
+        # Still unreachable after waiting in place: nothing can be written now, and the
+        # user's generation is not at fault. The task queues it again with this token.
+        raise RunInterrupted(run_token=token) from exc
+
+
+def _run_claimed(g: Generation, token: uuid.UUID) -> Generation | None:
+    generation_id = g.pk
     usage = _Usage()
     key: ResolvedKey | None = None
     try:
@@ -706,6 +883,11 @@ def generation_run(*, generation_id: uuid.UUID | str) -> Generation | None:
         )
     except RunSuperseded:
         logger.warning("generation %s: run superseded by a newer run; stopping", g.pk)
+    return _reloaded(generation_id)
+
+
+@db_retrying
+def _reloaded(generation_id) -> Generation | None:
     return Generation.objects.filter(pk=generation_id).first()
 
 
@@ -726,6 +908,7 @@ def _checks_json(checks: list[CheckResult]) -> list[dict[str, Any]]:
     return [{"name": c.name, "passed": bool(c.passed), "message": c.message} for c in checks]
 
 
+@db_retrying
 def _save_usage(g: Generation, token: uuid.UUID, usage: _Usage) -> None:
     if usage.input_tokens or usage.output_tokens:
         with transaction.atomic():
@@ -735,6 +918,7 @@ def _save_usage(g: Generation, token: uuid.UUID, usage: _Usage) -> None:
                 Generation.objects.filter(pk=g.pk).update(**fields)
 
 
+@db_retrying
 def _ask_questions(
     g: Generation, token: uuid.UUID, questions: list[str], usage: _Usage
 ) -> Generation:
@@ -756,6 +940,7 @@ def _ask_questions(
         return locked
 
 
+@db_retrying
 @transaction.atomic
 def _finish(
     g: Generation,
@@ -807,6 +992,7 @@ def _finish(
     return locked
 
 
+@db_retrying
 def generation_fail(
     *,
     generation_id: uuid.UUID | str,
@@ -861,6 +1047,7 @@ def generation_fail(
     return True
 
 
+@db_retrying
 def generation_retry_scheduled(
     *,
     generation_id: uuid.UUID | str,
@@ -887,28 +1074,62 @@ def generation_retry_scheduled(
         progress=0,
         retries=F("retries") + 1,
         updated_at=timezone.now(),
+        # not lost while it waits: its next sign of life is due when the retry is
+        heartbeat_at=timezone.now() + timedelta(seconds=delay_seconds),
         notice=f"{who} {why}; retrying in {max(1, round(delay_seconds))} s.",
     )
 
 
-def generations_requeue_stale(*, older_than: timedelta | None = None) -> list:
-    """Queue again every unfinished generation nobody has touched for ``older_than``
-    (default: twice the hard time limit, so no live run can be among them) — e.g. a web
-    process running the embedded ``thread`` runner restarted, or a broker lost its
-    messages. A requeued run claims the generation like any redelivery, so this is safe to
-    run repeatedly. Generations waiting for answers are left alone. Returns the ids."""
-    limit = older_than or timedelta(seconds=2 * settings.CREWBUILDER_GENERATION_TIME_LIMIT)
-    candidates = Generation.objects.filter(
-        status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING],
-        updated_at__lt=timezone.now() - limit,
-    ).only("id", "status", "questions", "answers")
-    ids = [g.id for g in candidates if not g.awaiting_answers]
-    for generation_id in ids:
-        logger.warning("generation %s looks abandoned; queueing it again", generation_id)
-        Generation.objects.filter(pk=generation_id).update(updated_at=timezone.now())
+WORKER_LOST_NOTICE = "The worker running this generation was lost; retrying."
+
+
+def generations_recover_lost(*, lost_after: timedelta | None = None) -> list:
+    """Queue again every unfinished generation with no sign of life for ``lost_after``
+    (default ``CREWBUILDER_GENERATION_LOST_AFTER_SECONDS``): a running one whose worker
+    stopped beating (SIGKILL, a lost host, a database outage longer than the worker's
+    retries), a queued one whose message was lost (a Redis flush) or is long overdue.
+    Generations waiting for answers, and scheduled retries not yet due, are left alone.
+
+    Claim-token safe and idempotent: each is marked with one conditional UPDATE (on the
+    status and claim token it was seen with), so two scans never both queue it, and it
+    is not queued again for another ``lost_after``. The message it gets claims it like
+    any delivery (a new token: a lost run that comes back finds itself superseded), so it
+    still finishes and is charged once. Beat runs it every
+    ``CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS``. Returns the ids queued."""
+    lost_after = lost_after or timedelta(seconds=settings.CREWBUILDER_GENERATION_LOST_AFTER_SECONDS)
+    now = timezone.now()
+    cutoff = now - lost_after
+    silent = (
+        Q(updated_at__lt=cutoff)
+        & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff))
+        & (Q(worker_lost_at__isnull=True) | Q(worker_lost_at__lt=cutoff))
+    )
+    candidates = (
+        Generation.objects.filter(
+            silent, status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING]
+        )
+        .only("id", "status", "run_token", "questions", "answers")
+        .order_by("updated_at")
+    )
+    recovered = []
+    for g in candidates:
+        if g.awaiting_answers:
+            continue
+        marked = Generation.objects.filter(
+            silent, pk=g.pk, status=g.status, run_token=g.run_token
+        ).update(worker_lost_at=now, notice=WORKER_LOST_NOTICE)
+        if not marked:  # it moved on between the two queries
+            continue
+        logger.warning(
+            "generation %s: no sign of life for %d s (%s); queueing it again",
+            g.pk,
+            lost_after.total_seconds(),
+            g.status,
+        )
+        recovered.append(g.pk)
         with transaction.atomic():
-            _enqueue_on_commit(generation_id)
-    return ids
+            _enqueue_on_commit(g.pk)
+    return recovered
 
 
 def generations_expire_unanswered(*, older_than: timedelta | None = None) -> list:

@@ -16,9 +16,15 @@ Time limits, innermost first — each must fit inside the next:
   exceed the hard limit, or a live run would be handed to a second worker.
 
 ``acks_late`` + ``reject_on_worker_lost``: a message is acknowledged when the run ends, so
-a worker killed mid-generation leaves it in Redis and another worker finishes it; the
-service's claim token makes the redelivered run idempotent (no double charge, no
+a worker killed mid-generation leaves it in Redis (redelivered after the visibility
+timeout). Long before that, the run's heartbeat goes silent and beat's recovery scan
+(``generation.recover_lost``) queues it again, within about a minute and a half; the
+service's claim token makes every extra delivery harmless (no double charge, no
 duplicate files).
+
+Database outages: the service retries each write in place for up to a minute; past that
+the run raises ``RunInterrupted`` and the task is retried with the same claim token —
+never failed for it.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import logging
 import random
 import threading
 import time
+import uuid
+from dataclasses import dataclass
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -74,12 +82,25 @@ def retry_delay(*, retries: int, retry_after: float | None) -> float:
     return delay
 
 
-def generation_execute(generation_id: str, *, retries: int = 0) -> float | None:
-    """One attempt. Returns the seconds to wait before the next attempt, or None when the
-    generation needs nothing more from this message (succeeded, failed, waiting for
-    answers, or gone)."""
+@dataclass(frozen=True)
+class Attempt:
+    """The next attempt of a run: after ``delay`` seconds, continuing the claim
+    ``resume_token`` when set (the database went away mid-run)."""
+
+    delay: float
+    resume_token: str | None = None
+
+
+def generation_execute(
+    generation_id: str, *, retries: int = 0, resume_token: str | None = None
+) -> Attempt | None:
+    """One attempt. Returns when and how to try again, or None when the generation needs
+    nothing more from this message (succeeded, failed, waiting for answers, or gone)."""
     try:
-        services.generation_run(generation_id=generation_id)
+        services.generation_run(
+            generation_id=generation_id,
+            resume_token=uuid.UUID(resume_token) if resume_token else None,
+        )
     except services.RunError as exc:
         error = exc.error
         if error.retryable and retries < settings.CREWBUILDER_GENERATION_MAX_RETRIES:
@@ -97,7 +118,7 @@ def generation_execute(generation_id: str, *, retries: int = 0) -> float | None:
                 retries + 1,
                 delay,
             )
-            return delay
+            return Attempt(delay)
         services.generation_fail(
             generation_id=generation_id,
             code=error.code,
@@ -105,7 +126,25 @@ def generation_execute(generation_id: str, *, retries: int = 0) -> float | None:
             run_token=exc.run_token,
             key_rejected=isinstance(error, ProviderAuthError),
         )
+    except (services.RunInterrupted, *services.DB_TRANSIENT_ERRORS) as exc:
+        # The database stayed away longer than a run waits in place. Nothing is failed
+        # (the user's generation is not at fault, and nothing could be written): the
+        # message is retried, continuing the same claim. Past the retries, the heartbeat
+        # scan requeues it once the database is back.
+        token = getattr(exc, "run_token", None)
+        if retries >= settings.CREWBUILDER_GENERATION_MAX_RETRIES:
+            logger.error("generation %s: database unreachable, retries exhausted", generation_id)
+            return None
+        delay = retry_delay(retries=retries, retry_after=None)
+        logger.warning(
+            "generation %s: database unreachable, retry %d in %.1fs",
+            generation_id,
+            retries + 1,
+            delay,
+        )
+        return Attempt(delay, str(token) if token else resume_token)
     except SoftTimeLimitExceeded:
+        services.reconnect_if_broken()
         services.generation_fail(
             generation_id=generation_id,
             code="timeout",
@@ -113,8 +152,10 @@ def generation_execute(generation_id: str, *, retries: int = 0) -> float | None:
         )
     except Exception:
         # A bug, not the user's fault: record it (secrets are redacted by the log filter),
-        # fail the generation honestly and give the charge back.
+        # fail the generation honestly and give the charge back — on a fresh connection if
+        # the error left this one broken.
         logger.exception("generation %s crashed", generation_id)
+        services.reconnect_if_broken()
         services.generation_fail(
             generation_id=generation_id,
             code="internal_error",
@@ -132,18 +173,23 @@ def generation_execute(generation_id: str, *, retries: int = 0) -> float | None:
     time_limit=settings.CREWBUILDER_GENERATION_TIME_LIMIT,
     max_retries=settings.CREWBUILDER_GENERATION_MAX_RETRIES,
 )
-def generation_run_task(self, generation_id: str) -> None:
-    delay = generation_execute(generation_id, retries=self.request.retries)
-    if delay is not None:
-        raise self.retry(countdown=delay)
+def generation_run_task(self, generation_id: str, resume_token: str | None = None) -> None:
+    attempt = generation_execute(
+        generation_id, retries=self.request.retries, resume_token=resume_token
+    )
+    if attempt is not None:
+        resume = {"resume_token": attempt.resume_token} if attempt.resume_token else {}
+        raise self.retry(countdown=attempt.delay, args=[generation_id], kwargs=resume)
 
 
 def generation_run_inline(generation_id: str) -> None:
     """The same attempts and retry policy without a broker (embedded default, tests)."""
     retries = 0
-    while (delay := generation_execute(generation_id, retries=retries)) is not None:
-        time.sleep(delay)
+    resume_token = None
+    while attempt := generation_execute(generation_id, retries=retries, resume_token=resume_token):
+        time.sleep(attempt.delay)
         retries += 1
+        resume_token = attempt.resume_token
 
 
 def _run_in_thread(generation_id: str) -> None:
@@ -172,9 +218,11 @@ def generation_enqueue(generation_id) -> None:
         generation_run_inline(str(generation_id))
 
 
-@shared_task(name="generation.requeue_stale")
-def generation_requeue_stale_task() -> int:
-    return len(services.generations_requeue_stale())
+@shared_task(name="generation.recover_lost", ignore_result=True)
+def generation_recover_lost_task() -> int:
+    """Every ``CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS`` on beat: queue again the
+    generations whose worker went silent (see ``services.generations_recover_lost``)."""
+    return len(services.generations_recover_lost())
 
 
 @shared_task(name="generation.expire_unanswered")

@@ -119,6 +119,14 @@ class GenerationSerializer(serializers.Serializer):
     files = GenerationFileSerializer(many=True)
     checks = GenerationCheckSerializer(many=True)
     error = GenerationErrorSerializer(allow_null=True)
+    worker_lost = serializers.BooleanField(
+        help_text=(
+            "True while the generation is being recovered: the worker running it stopped "
+            "sending its heartbeat (killed, host lost) and the generation is queued again "
+            'automatically ("worker lost — retrying"). It finishes, and is charged, once; '
+            "no action is needed."
+        )
+    )
 
 
 def request_fingerprint(data: dict) -> str:

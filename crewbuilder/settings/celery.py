@@ -74,14 +74,36 @@ CREWBUILDER_GENERATION_RETRY_BASE_SECONDS = env.float(
 CREWBUILDER_GENERATION_RETRY_MAX_SECONDS = env.float(
     "CREWBUILDER_GENERATION_RETRY_MAX_SECONDS", default=300.0
 )
+# A run waits this long in place for the database to come back (a dropped connection, a
+# restart, a failover), retrying each write with backoff; then the task is retried.
+CREWBUILDER_GENERATION_DB_RETRY_SECONDS = env.float(
+    "CREWBUILDER_GENERATION_DB_RETRY_SECONDS", default=60.0
+)
+# Worker loss: a run beats every HEARTBEAT seconds; one silent for LOST_AFTER seconds is
+# queued again by the recovery scan (beat, every RECOVER_EVERY seconds). SIGKILL of a worker
+# → the generation done in at most about LOST_AFTER + RECOVER_EVERY + one run.
+CREWBUILDER_GENERATION_HEARTBEAT_SECONDS = env.float(
+    "CREWBUILDER_GENERATION_HEARTBEAT_SECONDS", default=10.0
+)
+CREWBUILDER_GENERATION_LOST_AFTER_SECONDS = env.float(
+    "CREWBUILDER_GENERATION_LOST_AFTER_SECONDS", default=60.0
+)
+CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS = env.float(
+    "CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS", default=30.0
+)
 
-# --- Every periodic task, in one table (run by `celery -A crewbuilder beat`).
+# --- Every periodic task, in one table (run by `celery -A crewbuilder beat`). Task names
+# are `<app>.<verb>[_<object>]` (tests/ops/test_tasks.py checks every registered task).
 _MINUTE = 60.0
 _HOUR = 60 * _MINUTE
 _DAY = 24 * _HOUR
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    # abandoned generations (lost messages, a restarted embedded runner) are queued again
-    "generation-requeue-stale": {"task": "generation.requeue_stale", "schedule": _HOUR},
+    # generations whose worker went silent (SIGKILL, a lost host, lost messages) are
+    # queued again within about a minute and a half (README "Worker loss")
+    "generation-recover-lost": {
+        "task": "generation.recover_lost",
+        "schedule": CREWBUILDER_GENERATION_RECOVER_EVERY_SECONDS,
+    },
     # a generation waiting on unanswered questions gives back its charge after the TTL
     "generation-expire-unanswered": {"task": "generation.expire_unanswered", "schedule": _HOUR},
     # stored keys are re-tested (owners hear about dead keys)
@@ -91,16 +113,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "keys-rotate-data-keys": {"task": "keys.rotate_data_keys", "schedule": 30 * _DAY},
     # expired "Try it" passes and their generations are removed (BILLING_GUEST_KEEP_DAYS)
     "billing-guest-passes-expire": {
-        "task": "billing.tasks.guest_passes_expire_task",
+        "task": "billing.expire_guest_passes",
         "schedule": _DAY,
     },
     # a day's platform generations far above the trailing average raise the anomaly flag
     "billing-usage-anomaly-scan": {
-        "task": "billing.tasks.usage_anomaly_scan_task",
+        "task": "billing.scan_usage_anomalies",
         "schedule": _HOUR,
     },
     # outgoing webhook deliveries whose retry is due
     "webhooks-deliver-due": {"task": "webhooks.deliver_due", "schedule": 30.0},
     # custom domains whose DNS proof is gone stop being served after the grace period
-    "accounts-domains-recheck": {"task": "accounts.domains_recheck", "schedule": _DAY},
+    "accounts-domains-recheck": {"task": "accounts.recheck_domains", "schedule": _DAY},
 }

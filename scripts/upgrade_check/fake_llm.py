@@ -16,12 +16,13 @@ import signal
 import threading
 from pathlib import Path
 
-from tests.fakes.llm import FakeLLM
+from tests.fakes.llm import FakeLLM, Reply
 
 
 class LoggingFakeLLM(FakeLLM):
     def __init__(self, log: Path) -> None:
         super().__init__()
+        self.default = Reply("fit")  # a crew that fits each requirement (the fit check)
         self._log = log
         self._log_lock = threading.Lock()
 

@@ -40,6 +40,7 @@ CONTRACT_FIELDS = {
     "files",
     "checks",
     "error",
+    "worker_lost",  # contract addition (0.2.0): recovery of a lost worker is visible
 }
 
 

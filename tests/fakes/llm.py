@@ -95,7 +95,7 @@ def sample_design(name: str = "market_watch_crew") -> dict[str, Any]:
 
 @dataclass
 class Reply:
-    kind: str  # "design" | "text" | "questions" | "error" | "crew"
+    kind: str  # "design" | "fit" | "text" | "questions" | "error" | "crew"
     payload: Any = None
     status: int = 200
     delay: float = 0.0
@@ -336,6 +336,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": {"message": f"no route {method} {path}"}})
             return
         reply = fake._next(route)
+        if reply.kind == "fit":
+            reply = copy.copy(reply)
+            reply.kind, reply.payload = "design", fitting_design(body or {})
         wait = fake.delay + reply.delay
         if wait > 0:
             time.sleep(wait)
@@ -384,6 +387,23 @@ def _models_body(api: str, ids: tuple[str, ...]) -> dict:
         return {"data": data, "has_more": False, "first_id": ids[0], "last_id": ids[-1]}
     data = [{"id": i, "object": "model", "created": 0, "owned_by": "fake"} for i in ids]
     return {"object": "list", "data": data}
+
+
+REQUIREMENT = re.compile(r"^Requirement:\n(.+?)(?:\n\n|\Z)", re.DOTALL | re.MULTILINE)
+
+
+def fitting_design(request: dict) -> dict[str, Any]:
+    """Reply("fit"): the crew the built-in designer makes for the requirement in the design
+    prompt (generation/designer.py sends it as "Requirement:\n…"), so a black-box journey
+    through the LLM path passes the fit check whatever it asks for; the sample design when
+    the prompt holds no requirement."""
+    from generation.fallback import fallback_design
+
+    texts = [_message_text(m) for m in request.get("messages") or [] if m.get("role") == "user"]
+    match = REQUIREMENT.search(texts[-1]) if texts else None
+    if not match:
+        return sample_design()
+    return fallback_design(requirement=match.group(1).strip()).model_dump(mode="json")
 
 
 def _content_text(reply: Reply) -> str:
@@ -562,7 +582,8 @@ def main(argv: list[str] | None = None) -> None:
     """Serve the fake as a standalone process (CI's production smoke stage points the
     platform key at it): ``python -m tests.fakes.llm --port-file PATH`` listens on a free
     port of 127.0.0.1, writes the port to PATH once it accepts connections, and answers
-    with the default design until it is terminated."""
+    every design request with a crew that fits its requirement (Reply("fit")) until it is
+    terminated."""
     import argparse
     import os
     import signal
@@ -570,7 +591,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--port-file", required=True)
     args = parser.parse_args(argv)
-    fake = FakeLLM().start()
+    fake = FakeLLM()
+    fake.default = Reply("fit")
+    fake.start()
     partial = f"{args.port_file}.tmp"
     with open(partial, "w") as out:
         out.write(str(fake.port))

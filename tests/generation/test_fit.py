@@ -108,6 +108,23 @@ def test_the_analysis_goes_into_the_prompt(tenant, llm, django_capture_on_commit
     assert "outputs in German" in prompt
 
 
+def test_the_black_box_fake_answers_each_requirement_with_a_crew_that_fits(
+    tenant, llm, django_capture_on_commit_callbacks
+):
+    # CI's black-box stages (production smoke, upgrade) run the fake as its own process
+    # with Reply("fit") as the default: the design it serves must pass the fit check on the
+    # LLM path for whatever the journey asks, and come from the prompt's requirement.
+    from tests.fakes.llm import Reply
+
+    llm.default = Reply("fit")
+    for requirement in (LINKEDIN, INVOICES):
+        g = run(tenant, django_capture_on_commit_callbacks, requirement)
+        assert (g.status, g.provider) == ("succeeded", "openai"), g.error_message
+        assert g.design["name"] == design_for(requirement)["name"]
+        assert next(c for c in g.checks if c["name"] == "requirement_fit")["passed"]
+    assert len(llm.requests) == 2  # each fitted at the first try, no repair round
+
+
 def test_a_misfit_is_repaired_with_the_misses_listed(
     tenant, llm, django_capture_on_commit_callbacks, charge_calls
 ):

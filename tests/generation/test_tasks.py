@@ -8,10 +8,13 @@ import json
 import logging
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.conf import settings as django_settings
 from django.core import serializers
+from django.utils import timezone
 
 from accounts.models import AuditEvent
 from billing.models import GenerationCharge
@@ -353,7 +356,8 @@ def test_redelivery_after_a_crash_with_a_one_time_key_fails_clearly(tenant, fake
     )
     crashed = services._claim(g.id, uuid.uuid4())
     services._run_key(crashed)  # the dead worker had taken the key
-    services.generation_run(generation_id=g.id)  # the redelivered message
+    with time_machine.travel(timezone.now() + timedelta(minutes=31)):
+        services.generation_run(generation_id=g.id)  # redelivered after the visibility timeout
     g.refresh_from_db()
     assert (g.status, g.error_code) == ("failed", "one_time_key_expired")
     assert "no longer available" in g.error_message

@@ -23,8 +23,9 @@ PRODUCT = ("accounts", "billing", "crewbuilder", "generation", "keys", "reportin
 MAX_LINES = 80
 LAYER_NAMES = ("services", "selectors", "views")
 
-# Functions still over the limit while they are being split (by name: modules move).
-KNOWN_LONG: set[str] = {"generation_run"}
+# Functions still over the limit while they are being split (by name: modules move;
+# generation_run's body is _run_claimed since the database-retry wrapper took its head).
+KNOWN_LONG: set[str] = {"_run_claimed"}
 
 
 def _product_files() -> list[Path]:
