@@ -23,9 +23,10 @@ import operator
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -132,8 +133,11 @@ class RunInterrupted(Exception):  # noqa: N818 - reads as a state
 # deadlock or serialization failure: all transient, all worth another try.
 DB_TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
-def db_retrying(func):
+
+def db_retrying(func: Callable[P, R]) -> Callable[P, R]:
     """Run ``func`` again when the database connection breaks under it.
 
     A broken connection cannot be used again, so it is closed (Django opens a new one on
@@ -148,7 +152,7 @@ def db_retrying(func):
     """
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if connection.in_atomic_block:
             return func(*args, **kwargs)
         budget = settings.CREWBUILDER_GENERATION_DB_RETRY_SECONDS
@@ -685,11 +689,11 @@ class _Heartbeat:
     next (a forked pool child starts its own)."""
 
     def __init__(self) -> None:
-        self._runs: dict = {}
+        self._runs: dict[uuid.UUID | str, uuid.UUID] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def add(self, generation_id, token: uuid.UUID) -> None:
+    def add(self, generation_id: uuid.UUID | str, token: uuid.UUID) -> None:
         with self._lock:
             self._runs[generation_id] = token
             if self._thread is None or not self._thread.is_alive():
@@ -698,7 +702,7 @@ class _Heartbeat:
                 )
                 self._thread.start()
 
-    def discard(self, generation_id, token: uuid.UUID) -> None:
+    def discard(self, generation_id: uuid.UUID | str, token: uuid.UUID) -> None:
         with self._lock:
             if self._runs.get(generation_id) == token:
                 del self._runs[generation_id]
@@ -722,7 +726,7 @@ class _Heartbeat:
 _heartbeat = _Heartbeat()
 
 
-def generations_heartbeat(*, runs: list[tuple]) -> int:
+def generations_heartbeat(*, runs: list[tuple[uuid.UUID | str, uuid.UUID]]) -> int:
     """Record a sign of life for each (generation id, claim token) still holding its claim."""
     if not runs:
         return 0
@@ -887,7 +891,7 @@ def _run_claimed(g: Generation, token: uuid.UUID) -> Generation | None:
 
 
 @db_retrying
-def _reloaded(generation_id) -> Generation | None:
+def _reloaded(generation_id: uuid.UUID | str) -> Generation | None:
     return Generation.objects.filter(pk=generation_id).first()
 
 
