@@ -767,6 +767,55 @@ def generation_run(
         raise RunInterrupted(run_token=token) from exc
 
 
+def _render_and_check(
+    g: Generation,
+    token: uuid.UUID,
+    key: ResolvedKey | None,
+    initial: CrewDesign,
+    design_args: dict[str, Any],
+    usage: _Usage,
+) -> tuple[CrewDesign, dict[str, str], list[CheckResult], str]:
+    """Render the design and check it; when checks fail, one more design (LLM path only),
+    told exactly what failed. Returns the design, its files, the checks and a "fits partly"
+    warning; raises _ChecksFailed / _DoesNotFit when the second round fails too."""
+    design = initial
+    analysis = requirement_analysis(requirement=g.requirement, answers=g.answers)
+    fit_warning = ""
+    for attempt in (1, 2):
+        _advance(g, token, Generation.Stage.RENDERING)
+        files = render_project(
+            design, provider=key.provider if key else "openai", model=g.model if key else ""
+        )
+        _advance(g, token, Generation.Stage.CHECKING)
+        checks = run_checks(files=files, design=design, analysis=analysis)
+        failures = [c for c in checks if not c.passed]
+        if not failures:
+            break
+        static = [c for c in failures if c.name != FIT_CHECK]
+        report = fit_report(analysis, design)
+        if attempt == 2 or (key is None and not static):
+            # The built-in designer answers the same way twice: no second round.
+            if static:
+                raise _ChecksFailed(checks)
+            if report.nothing_fits:
+                raise _DoesNotFit(checks, report)
+            fit_warning = f"Fits partly: missing {'; '.join(i.label for i in report.missed)}."
+            break
+        # One more design, told exactly what failed (the fit misses listed one by one).
+        _advance(g, token, Generation.Stage.DESIGNING)
+        _release_connection_during_io(key)
+        result = design_crew(
+            **design_args,
+            feedback=[f"{c.name}: {c.message}" for c in static] + report.feedback(),
+            allow_questions=False,
+        )
+        usage.add(result)
+        if result.design is None:
+            raise GenerationError("design_failed", "The designer returned no crew design.")
+        design = result.design
+    return design, files, checks, fit_warning
+
+
 def _run_claimed(g: Generation, token: uuid.UUID) -> Generation | None:
     generation_id = g.pk
     usage = _Usage()
@@ -793,42 +842,9 @@ def _run_claimed(g: Generation, token: uuid.UUID) -> Generation | None:
             _keep_one_time_key(g, key)
             return _ask_questions(g, token, questions[:MAX_QUESTIONS], usage)
 
-        design = result.design
-        analysis = requirement_analysis(requirement=g.requirement, answers=g.answers)
-        fit_warning = ""
-        for attempt in (1, 2):
-            _advance(g, token, Generation.Stage.RENDERING)
-            files = render_project(
-                design, provider=key.provider if key else "openai", model=g.model if key else ""
-            )
-            _advance(g, token, Generation.Stage.CHECKING)
-            checks = run_checks(files=files, design=design, analysis=analysis)
-            failures = [c for c in checks if not c.passed]
-            if not failures:
-                break
-            static = [c for c in failures if c.name != FIT_CHECK]
-            report = fit_report(analysis, design)
-            if attempt == 2 or (key is None and not static):
-                # The built-in designer answers the same way twice: no second round.
-                if static:
-                    raise _ChecksFailed(checks)
-                if report.nothing_fits:
-                    raise _DoesNotFit(checks, report)
-                fit_warning = f"Fits partly: missing {'; '.join(i.label for i in report.missed)}."
-                break
-            # One more design, told exactly what failed (the fit misses listed one by one).
-            _advance(g, token, Generation.Stage.DESIGNING)
-            _release_connection_during_io(key)
-            result = design_crew(
-                **design_args,
-                feedback=[f"{c.name}: {c.message}" for c in static] + report.feedback(),
-                allow_questions=False,
-            )
-            usage.add(result)
-            if result.design is None:
-                raise GenerationError("design_failed", "The designer returned no crew design.")
-            design = result.design
-
+        design, files, checks, fit_warning = _render_and_check(
+            g, token, key, result.design, design_args, usage
+        )
         _advance(g, token, Generation.Stage.PACKAGING)
         archive = build_zip(files=files, root=design.name)
         _stage_timed(g)
@@ -854,27 +870,11 @@ def _run_claimed(g: Generation, token: uuid.UUID) -> Generation | None:
         usage.output_tokens += getattr(exc, "output_tokens", 0) or 0
         _save_usage(g, token, usage)
         raise RunError(error=exc, run_token=token) from exc
-    except _ChecksFailed as exc:
-        failed = [c for c in exc.checks if not c.passed]
+    except _ChecksFailed as exc:  # and _DoesNotFit
         generation_fail(
             generation_id=g.pk,
-            code="checks_failed",
-            message=(
-                f"The generated project failed {len(failed)} automatic check(s) twice "
-                f"({', '.join(c.name for c in failed)}). Nothing was charged."
-            ),
-            checks=_checks_json(exc.checks),
-            run_token=token,
-            usage=usage,
-        )
-    except _DoesNotFit as exc:
-        generation_fail(
-            generation_id=g.pk,
-            code="design_does_not_fit",
-            message=(
-                "The designed crew does not fit the requirement, even after a repair round: "
-                f"{exc.report.summary()}. Nothing was charged."
-            )[:1000],
+            code=exc.code,
+            message=exc.message,
             checks=_checks_json(exc.checks),
             run_token=token,
             usage=usage,
@@ -896,16 +896,28 @@ def _reloaded(generation_id: uuid.UUID | str) -> Generation | None:
 
 
 class _ChecksFailed(Exception):  # noqa: N818
+    code = "checks_failed"
+
     def __init__(self, checks: list[CheckResult]) -> None:
         self.checks = checks
+        failed = [c for c in checks if not c.passed]
+        self.message = (
+            f"The generated project failed {len(failed)} automatic check(s) twice "
+            f"({', '.join(c.name for c in failed)}). Nothing was charged."
+        )
         super().__init__("checks failed")
 
 
-class _DoesNotFit(Exception):  # noqa: N818
+class _DoesNotFit(_ChecksFailed):  # noqa: N818
+    code = "design_does_not_fit"
+
     def __init__(self, checks: list[CheckResult], report: FitReport) -> None:
-        self.checks = checks
+        super().__init__(checks)
         self.report = report
-        super().__init__("design does not fit")
+        self.message = (
+            "The designed crew does not fit the requirement, even after a repair round: "
+            f"{report.summary()}. Nothing was charged."
+        )[:1000]
 
 
 def _checks_json(checks: list[CheckResult]) -> list[dict[str, Any]]:
