@@ -362,6 +362,26 @@ class SupervisedWorker:
 
 
 @contextmanager
+def celery_beat(env: dict, log: Path, schedule: Path):
+    """``celery beat`` as the docker-compose ``beat`` service runs it: production notices
+    lost work through it (``generation.recover_lost``), so a production-shaped stack has one."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "crewbuilder", "beat", "-l", "warning"]
+            + ["--schedule", str(schedule)],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        stop_process(proc, group=True)
+
+
+@contextmanager
 def celery_worker(env: dict, log: Path, *, concurrency: int = 4):
     worker = SupervisedWorker(env, log, concurrency)
     thread = threading.Thread(target=worker.run, daemon=True)

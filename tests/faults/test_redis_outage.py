@@ -30,7 +30,14 @@ from crewbuilder.api.tokens import api_token_create
 from generation.models import Generation
 from tests.conftest import require_service
 from tests.factories import plan_assign
-from tests.faults.conftest import app_env, celery_worker, gunicorn, test_database_url, wait_until
+from tests.faults.conftest import (
+    app_env,
+    celery_beat,
+    celery_worker,
+    gunicorn,
+    test_database_url,
+    wait_until,
+)
 from tests.faults.load import Load
 
 pytestmark = [
@@ -103,6 +110,9 @@ def stack(tenant, private_redis, fake_llm, tmp_path):
     with (
         gunicorn(env, tmp_path / "web.log") as web,
         celery_worker(env, tmp_path / "worker.log") as worker,
+        # as in production: a generation whose message did not survive is found by beat's
+        # generation.recover_lost (60 s without a sign of life) and queued again
+        celery_beat(env, tmp_path / "beat.log", tmp_path / "beat-schedule"),
     ):
         yield {
             "worker": worker,
