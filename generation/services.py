@@ -50,7 +50,7 @@ from billing.selectors import Feature, entitlements_for, plan_refusal
 from billing.tenancy import Tenant, tenant_for
 from crewbuilder.errors import BROKER_UNAVAILABLE, ApplicationError, ServiceUnavailable
 from crewbuilder.metrics import GENERATION_STAGE_SECONDS
-from crewbuilder.outage import unavailable_response
+from crewbuilder.outage import degraded, unavailable_response
 from crewbuilder.providers import DEFAULT_MODELS, PROVIDERS, ProviderError, provider_label
 from crewbuilder.redaction import scrub_key
 from generation import selectors
@@ -1184,7 +1184,8 @@ def generation_answer_questions(
     *, generation: Generation, user: User, answers: dict[str, str]
 ) -> Generation:
     """Record the user's answers to the designer's questions and queue the generation
-    again. ``answers`` maps each question to its answer; every question needs one."""
+    again. ``answers`` maps each question to its answer; every question needs one. When the
+    broker is down the answers are kept and the run starts later (``_continue_on_commit``)."""
     _require_role(user=user, organization=generation.organization, capability=Cap.GENERATE)
     g = Generation.objects.select_for_update().get(pk=generation.pk)
     if not g.awaiting_answers:
@@ -1204,8 +1205,40 @@ def generation_answer_questions(
     g.notice = ""
     g.updated_at = timezone.now()
     g.save(update_fields=["answers", "notice", "updated_at"])
-    _enqueue_on_commit(g.id, refuse_unqueued=True)
+    _continue_on_commit(g)
     return g
+
+
+ANSWERS_KEPT_NOTICE = (
+    "Your answers are saved. The job queue is unavailable right now, so the generation "
+    "will continue on its own once it is back (usually within a few minutes); you can "
+    "leave this page."
+)
+
+
+def _continue_on_commit(g: Generation) -> None:
+    """Queue the run once the answers are committed.
+
+    Unlike a new generation (refused with 503 when the broker is down: nothing is accepted
+    or charged yet), an answered one already holds its charge and the user's answers, so
+    a broker outage is not pushed back onto the user: the generation stays queued with its
+    answers and a notice (``g.notice`` too, for the caller), nothing is failed or
+    released, and beat's recovery scan (``generations_recover_lost``) queues it once it
+    has been silent for ``CREWBUILDER_GENERATION_LOST_AFTER_SECONDS``. The run's claim
+    token makes a message that did get through before the error harmless."""
+    from generation.tasks import generation_enqueue  # tasks imports this module
+
+    def enqueue() -> None:
+        try:
+            generation_enqueue(g.id)
+        except BROKER_UNAVAILABLE as exc:
+            degraded("generation_answers_queue", exc)
+            Generation.objects.filter(
+                pk=g.pk, status=Generation.Status.QUEUED, run_token=g.run_token
+            ).update(notice=ANSWERS_KEPT_NOTICE)
+            g.notice = ANSWERS_KEPT_NOTICE
+
+    transaction.on_commit(enqueue)
 
 
 # --------------------------------------------------------------------------- templates

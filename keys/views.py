@@ -23,9 +23,29 @@ def _key_for(request: HttpRequest, pk: int) -> ProviderKey:
     return account_selectors.get_for_org_or_404(visible, request, pk=pk)
 
 
+# the form's fields → the id prefix of their input in keys/_key_table.html
+_FIELD_IDS = {"api_key": "key", "label": "label", "replace": "replace"}
+
+
 def _page(request: HttpRequest, form: ProviderKeyForm, status: int = 200) -> HttpResponse:
     role = request.membership.role
     sections = selectors.api_keys_page_rows(organization=request.organization, user=request.user)
+    # The row the posted form belongs to shows its errors (and stays open); the summary at
+    # the top links to each field with an error, so a page reloaded without JavaScript
+    # says at once what went wrong and where.
+    error_links = []
+    for rows in sections.values():
+        for row in rows:
+            row["bound"] = form.is_bound and (
+                (form.data.get("provider"), form.data.get("scope"))
+                == (row["provider"], row["scope"])
+            )
+            if row["bound"]:
+                for field, prefix in _FIELD_IDS.items():
+                    error_links += [
+                        (f"{prefix}-{row['scope']}-{row['provider']}", message)
+                        for message in form.errors.get(field, [])
+                    ]
     return render(
         request,
         "keys/api_keys.html",
@@ -35,8 +55,18 @@ def _page(request: HttpRequest, form: ProviderKeyForm, status: int = 200) -> Htt
             "can_manage_org": can(role, Cap.MANAGE_ORG_KEYS),
             "can_personal": can(role, Cap.GENERATE),
             "form": form,
+            "error_links": error_links,
         },
         status=status,
+    )
+
+
+def _replace_refused(exc: services.ProviderKeyExists) -> str:
+    key = exc.key
+    return (
+        f"There is already a saved {key.get_provider_display()} key here ({key.masked}); it "
+        "was left unchanged. To replace it, tick “Replace the saved key” and enter the new "
+        "key again."
     )
 
 
@@ -54,13 +84,24 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                 api_key=form.cleaned_data["api_key"],
                 label=form.cleaned_data["label"],
                 scope=form.cleaned_data["scope"],
+                # never silently: an existing key is replaced only when the box is ticked
+                replace=form.cleaned_data["replace"],
             )
+        except services.ProviderKeyExists as exc:
+            form.add_error("replace", _replace_refused(exc))
+            return _page(request, form, status=exc.status)
         except ValidationError as exc:
             form_errors_add(form, exc)
         except PermissionDenied as exc:
             raise forbidden(exc) from exc
         else:
-            messages.success(request, f"Saved {key}. Use “Test” to check it works.")
+            # key_version starts at 1 on a new row and goes up by one per replacement
+            done = (
+                f"Replaced the {key.get_provider_display()} key; it is now {key.masked}"
+                if key.key_version > 1
+                else f"Saved {key}"
+            )
+            messages.success(request, f"{done}. Use “Test” to check it works.")
             return redirect("keys:api_keys")
     return _page(request, form, status=400)
 

@@ -241,6 +241,17 @@ def _open_menus(page) -> None:
     page.locator("#primary-nav .menu-panel").wait_for(state="visible")
 
 
+def _replace_key_unconfirmed(page) -> None:
+    """A new key typed over the saved one without ticking "Replace the saved key": the
+    page comes back (409) with the reason on that box and in the summary."""
+    section = page.locator("#organization-keys")
+    section.locator("summary", has_text="Replace OpenAI key").click()
+    section.locator("#key-organization-openai").fill("sk-proj-a11yUNCONFIRMED" + "x" * 30)
+    with page.expect_navigation():
+        section.locator("form:has(#key-organization-openai) button.btn-primary").click()
+    page.locator("#replace-error-organization-openai").wait_for()
+
+
 def _sign_up_badly(page) -> None:
     """Values the browser accepts and the server refuses: the page shows field errors."""
     page.fill("input[name=email]", "new.person@example.test")
@@ -292,6 +303,12 @@ PAGE_STATES: list[PageState] = [
     ),
     PageState("generations", lambda w: w.usage_page("/generations/"), user="owner"),
     PageState("api-keys", World.keys_page, user="owner"),
+    PageState(
+        "api-keys-replace-unconfirmed",
+        World.keys_page,
+        user="owner",
+        prepare=_replace_key_unconfirmed,
+    ),
     PageState("team", World.team_page, user="owner"),
     PageState("api-tokens", World.tokens_page, user="owner"),
     PageState("branding", "/settings/branding/", user="owner"),

@@ -1,11 +1,11 @@
 """The promise: a provider key never appears in plaintext anywhere we write.
 
-A canary key goes through every flow (store by plain post, replace by browser-encrypted
-post, test over real HTTP, use via provider_key_resolve, record use, delete, one-time
-stash/take, a rejected bad-format post, the admin pages). Afterwards it is absent from
-every database table (all columns of all rows, as text and bytes), every Redis value,
-every log record of every logger at DEBUG (raw, before redaction), every response body
-and every email.
+A canary key goes through every flow (store by plain post, a replace refused for want of
+confirmation, a confirmed replace by browser-encrypted post, test over real HTTP, use via
+provider_key_resolve, record use, delete, one-time stash/take, a rejected bad-format
+post, the admin pages). Afterwards it is absent from every database table (all columns of
+all rows, as text and bytes), every Redis value, every log record of every logger at
+DEBUG (raw, before redaction), every response body and every email.
 """
 
 from __future__ import annotations
@@ -113,11 +113,26 @@ def _run_every_flow(tenant, fake_provider, responses: list, capture) -> None:
         == 400
     )
     key = ProviderKey.objects.get()
-    # replace (browser-encrypted post)
+    # a replace that was not confirmed (plain post): refused, the new key not echoed
+    assert (
+        keep(
+            owner.post(url, {"provider": "openai", "scope": "organization", "api_key": CANARY_2})
+        ).status_code
+        == 409
+    )
+    # replace, confirmed (browser-encrypted post)
     sealed = transport_encrypt_for_tests(CANARY_2, _jwk(keep(owner.get(url)).content.decode()))
     assert (
         keep(
-            owner.post(url, {"provider": "openai", "scope": "organization", "api_key": sealed})
+            owner.post(
+                url,
+                {
+                    "provider": "openai",
+                    "scope": "organization",
+                    "api_key": sealed,
+                    "replace": "on",
+                },
+            )
         ).status_code
         == 302
     )

@@ -51,7 +51,7 @@ def test_owner_page_shows_masked_key_status_usage_and_help(
     assert "platform.openai.com" in html and "console.anthropic.com" in html
     assert reverse("keys:key_test", args=[org_key.pk]) in html
     assert reverse("keys:key_remove", args=[org_key.pk]) in html
-    assert "Update OpenAI key" in html
+    assert "Replace OpenAI key" in html
     assert 'src="/static/js/keycrypt.js"' in html
     assert "onsubmit" not in html and "onclick" not in html  # the CSP allows no inline handlers
     assert 'data-confirm="Remove this OpenAI key?' in html
@@ -128,6 +128,7 @@ def test_plain_post_without_javascript_saves_and_replaces_in_place(owner_client,
             "provider": "openai",
             "scope": "organization",
             "api_key": "sk-proj-plainPOST0123456789abcdefE5F6",
+            "replace": "on",
         },
     )
     assert response.status_code == 302
