@@ -24,7 +24,8 @@ import pytest
 
 from tests.faults.conftest import PrivatePostgres, test_database_url
 from tests.generation.conftest import CANARY_OPENAI, assign_plan
-from tests.generation.test_worker import BASE_DIR, REQ, celery_workers, wait_for
+from tests.generation.test_worker import REQ, celery_workers
+from tests.processes import BASE_DIR, wait_for
 
 pytestmark = [
     pytest.mark.celery_worker,
