@@ -176,8 +176,9 @@ class PrivatePostgres:
         shutil.rmtree(dump.parent, ignore_errors=True)
 
 
-@pytest.fixture
-def private_postgres():
+@contextmanager
+def running_private_postgres():
+    """A ``PrivatePostgres`` started for the block, then stopped and removed."""
     server = PrivatePostgres()
     try:
         server.init()
@@ -189,6 +190,12 @@ def private_postgres():
         except subprocess.CalledProcessError:
             pass  # not running (stopped by the test, or never started)
         server.remove()
+
+
+@pytest.fixture
+def private_postgres():
+    with running_private_postgres() as server:
+        yield server
 
 
 def test_database_url() -> str:
