@@ -20,7 +20,7 @@ from accounts.models import ApiToken
 from crewbuilder.api.tokens import api_token_create
 from tests.conftest import require_service
 from tests.factories import plan_assign
-from tests.faults.conftest import app_env, gunicorn, test_database_url, wait_until
+from tests.faults.conftest import app_env, gunicorn, test_database_url, wait_for
 from tests.faults.load import Load
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -82,7 +82,7 @@ def test_database_outage_is_503_never_500(tenant, private_postgres, private_redi
         private_postgres.start()
         outage = time.monotonic() - started
         load.phase = "after"
-        wait_until(
+        wait_for(
             lambda: any(r.status == 200 for r in load.where(phase="after", kind="page")),
             timeout=30,
             what="pages to answer again",
