@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from accounts.models import ApiToken, Organization, User
+from accounts.models import ApiToken, Membership, Organization, User
 from accounts.permissions import Cap, can
 from accounts.services import audit_record, role_of
 from billing.selectors import Feature, entitlements_for, entitlements_from, plan_refusal
@@ -183,19 +183,22 @@ def _token_queryset(lookup: str) -> QuerySet[ApiToken]:
     """The one lookup row: the unrevoked token by its (unique) prefix with its
     organisation, creator, the organisation's billing account and plan (so the API's plan
     check and the charge reservation need no further read, see
-    ``billing.tenancy.organization_billing_account``) and the creator's current role,
-    joined from their membership (no row once they left the organisation). No ORDER BY:
-    the prefix and (organisation, user) memberships are unique."""
+    ``billing.tenancy.organization_billing_account``) and the creator's current role. No ORDER BY: the
+    prefix and (organisation, user) memberships are unique."""
     return (
         ApiToken.objects.select_related(
             "organization", "created_by", "organization__billing_account__plan"
         )
-        .filter(
-            prefix=lookup,
-            revoked_at__isnull=True,
-            organization__memberships__user=F("created_by"),
+        .annotate(
+            creator_role=Subquery(
+                Membership.objects.filter(
+                    organization_id=OuterRef("organization_id"), user_id=OuterRef("created_by_id")
+                )
+                .order_by()
+                .values("role")[:1]
+            )
         )
-        .annotate(creator_role=F("organization__memberships__role"))
+        .filter(prefix=lookup, revoked_at__isnull=True)
         .order_by()
     )[:1]
 
@@ -209,8 +212,8 @@ def api_token_authenticate(*, raw: str) -> ApiToken | None:
 
     One query: the row by its lookup prefix, with its organisation, creator, the
     organisation's billing account and plan, and the creator's current role in the
-    organisation (``token.creator_role``); None when they are no longer a member, which
-    makes the token invalid."""
+    organisation (``token.creator_role``; None when they are no longer a member, which
+    makes the token invalid)."""
     if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
     lookup = raw[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + LOOKUP_LENGTH]
@@ -222,7 +225,7 @@ def api_token_authenticate(*, raw: str) -> ApiToken | None:
         token = None
     if token is None or not hmac.compare_digest(token.token_hash, _hash(raw)):
         return None
-    # creator_role: joined by the lookup above (no row once they left the organisation)
+    # creator_role: annotated by the lookup above (None once they left the organisation)
     if token.created_by_id is None or getattr(token, "creator_role", None) is None:
         return None
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
