@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -120,6 +119,7 @@ def main() -> int:
     from generation.tasks import generation_run_task
     from keys.services import provider_key_store
     from tests.fakes.llm import FakeLLM
+    from tests.processes import celery_start, celery_worker_args
 
     call_command("migrate", verbosity=0)
     n, slots, latency = args.generations, args.concurrency, args.latency
@@ -148,32 +148,8 @@ def main() -> int:
     log = Path(tempfile.mkstemp(prefix="bench-worker-", suffix=".log")[1])
     procs = max(1, args.processes)
     workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "crewbuilder",
-                "worker",
-                "--pool",
-                "threads",
-                "--concurrency",
-                str(slots // procs),
-                "--prefetch-multiplier",
-                "1",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "warning",
-                "-n",
-                f"bench-{tag}-{i}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
+        celery_start(
+            celery_worker_args(f"bench-{tag}-{i}@%h", concurrency=slots // procs), env=env, log=log
         )
         for i in range(procs)
     ]

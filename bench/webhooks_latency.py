@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -73,6 +72,7 @@ def main() -> int:
     from crewbuilder.webhooks.models import WebhookDelivery
     from crewbuilder.webhooks.tasks import webhook_deliveries_due_task
     from tests.factories import plan_assign
+    from tests.processes import celery_start, celery_worker_args
     from tests.webhooks.receiver import Receiver
 
     call_command("migrate", verbosity=0)
@@ -84,14 +84,10 @@ def main() -> int:
     queue = redis.Redis.from_url(os.environ["REDIS_URL"])
     queue.delete("celery", "unacked", "unacked_index")
     log = Path(tempfile.mkstemp(prefix="bench-webhooks-", suffix=".log")[1])
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "crewbuilder", "worker", "--pool", "threads"]
-        + ["--concurrency", "8", "--prefetch-multiplier", "1", "--without-gossip"]
-        + ["--without-mingle", "--without-heartbeat", "-l", "warning", "-n", f"hooks-{tag}@%h"],
-        cwd=ROOT,
+    worker = celery_start(
+        celery_worker_args(f"hooks-{tag}@%h", concurrency=8),
         env={**os.environ, "LOG_LEVEL": "WARNING"},
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
+        log=log,
     )
     try:
         with Receiver() as receiver:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -69,6 +71,14 @@ class AdjustmentForm(forms.Form):
         widget=forms.TextInput(attrs={"size": 60}),
         help_text="Recorded in the organisation's audit log, e.g. “charged twice on 3 May”.",
     )
+
+
+# An operator's change to one account: (account, quantity, reason) → what was done.
+Adjustment = Callable[[BillingAccount, int, str], str]
+
+
+def _count(quantity: int, noun: str) -> str:
+    return f"{quantity} {noun}{'s' if quantity != 1 else ''}"
 
 
 @admin.register(BillingAccount)
@@ -227,54 +237,62 @@ class BillingAccountAdmin(admin.ModelAdmin):
             reverse("admin:billing_billingaccount_change", args=[account.pk])
         )
 
-    def give_back_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def _adjust_view(
+        self, request: HttpRequest, pk: int, *, action: str, submit: str, apply: Adjustment
+    ) -> HttpResponse:
+        """One account's adjustment page: on a valid POST ``apply`` makes the change and
+        says what it did, and the browser goes back to the account; a ``BillingError`` is
+        shown on the quantity (400)."""
         account = self._account_for_change(request, pk)
-        title = f"Give back generations to {account.organization}"
         form = AdjustmentForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
-            quantity = form.cleaned_data["quantity"]
             try:
-                used = services.usage_give_back(
-                    organization=account.organization,
-                    quantity=quantity,
-                    reason=form.cleaned_data["reason"],
-                    actor=request.user,
-                )
+                done = apply(account, form.cleaned_data["quantity"], form.cleaned_data["reason"])
             except services.BillingError as exc:
                 form.add_error("quantity", exc.message)
             else:
-                messages.success(
-                    request,
-                    f"Gave back {quantity} generation{'s' if quantity != 1 else ''} to "
-                    f"{account.organization}; {used} used this period.",
-                )
+                messages.success(request, done)
                 return self._back_to(account)
         status = 400 if request.method == "POST" else 200
-        return self._adjust_page(
-            request, account, form, title=title, submit="Give back", status=status
+        title = f"{action} to {account.organization}"
+        return self._adjust_page(request, account, form, title=title, submit=submit, status=status)
+
+    def give_back_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        def give_back(account: BillingAccount, quantity: int, reason: str) -> str:
+            used = services.usage_give_back(
+                organization=account.organization,
+                quantity=quantity,
+                reason=reason,
+                actor=request.user,
+            )
+            return (
+                f"Gave back {_count(quantity, 'generation')} to {account.organization}; "
+                f"{used} used this period."
+            )
+
+        return self._adjust_view(
+            request, pk, action="Give back generations", submit="Give back", apply=give_back
         )
 
     def grant_credits_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        account = self._account_for_change(request, pk)
-        title = f"Grant generation credits to {account.organization}"
-        form = AdjustmentForm(request.POST if request.method == "POST" else None)
-        if request.method == "POST" and form.is_valid():
-            quantity = form.cleaned_data["quantity"]
+        def grant(account: BillingAccount, quantity: int, reason: str) -> str:
             entry = services.credits_grant(
                 organization=account.organization,
                 actor=request.user,
                 quantity=quantity,
-                note=form.cleaned_data["reason"],
+                note=reason,
             )
-            messages.success(
-                request,
-                f"Granted {quantity} credit{'s' if quantity != 1 else ''} to "
-                f"{account.organization}; balance {entry.balance_after}.",
+            return (
+                f"Granted {_count(quantity, 'credit')} to {account.organization}; "
+                f"balance {entry.balance_after}."
             )
-            return self._back_to(account)
-        status = 400 if request.method == "POST" else 200
-        return self._adjust_page(
-            request, account, form, title=title, submit="Grant credits", status=status
+
+        return self._adjust_view(
+            request,
+            pk,
+            action="Grant generation credits",
+            submit="Grant credits",
+            apply=grant,
         )
 
     # --- list actions ----------------------------------------------------------------------
@@ -295,8 +313,7 @@ class BillingAccountAdmin(admin.ModelAdmin):
                 )
             messages.success(
                 request,
-                f"Granted {quantity} credit{'s' if quantity != 1 else ''} to each of "
-                f"{len(accounts)} organisation(s).",
+                f"Granted {_count(quantity, 'credit')} to each of {len(accounts)} organisation(s).",
             )
             return None
         context = {
@@ -304,6 +321,7 @@ class BillingAccountAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "title": "Grant generation credits",
             "form": form,
+            "submit_label": "Grant credits",
             "accounts": queryset.select_related("organization"),
             "action": "grant_credits",
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,

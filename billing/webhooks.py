@@ -113,23 +113,29 @@ def _prefetch(event: dict) -> dict | None:
 UNVERIFIED_PREFIX = "unverified: "
 
 
+def _event_row(event: dict, *, status: str, error: str = "") -> tuple[StripeEvent, bool]:
+    """The event's stored row and whether this call created it (with ``status`` and
+    ``error``; a row that exists is returned as it is)."""
+    return StripeEvent.objects.get_or_create(
+        event_id=event["id"],
+        defaults={
+            "type": event.get("type", "")[:100],
+            "stripe_created": _ts(event.get("created")) or timezone.now(),
+            "livemode": bool(event.get("livemode")),
+            "payload": event,
+            "status": status,
+            "error": error,
+        },
+    )
+
+
 def _park_unverified(event: dict, reason: str) -> str:
     """Keep an event whose object Stripe does not know as failed, for an operator, without
     applying anything from its payload; audit it (once per event). The webhook answers 200
     so Stripe stops retrying; "Reprocess failed events" / ``billing_reconcile`` try again."""
     note = f"{UNVERIFIED_PREFIX}{reason}; nothing was applied from the payload"[:2000]
     with transaction.atomic():
-        row, created = StripeEvent.objects.get_or_create(
-            event_id=event["id"],
-            defaults={
-                "type": event.get("type", "")[:100],
-                "stripe_created": _ts(event.get("created")) or timezone.now(),
-                "livemode": bool(event.get("livemode")),
-                "payload": event,
-                "status": StripeEvent.Status.FAILED,
-                "error": note,
-            },
-        )
+        row, created = _event_row(event, status=StripeEvent.Status.FAILED, error=note)
         row = StripeEvent.objects.select_for_update().get(pk=row.pk)
         if row.status in (StripeEvent.Status.PROCESSED, StripeEvent.Status.IGNORED):
             return "duplicate"
@@ -197,16 +203,7 @@ def stripe_event_receive(*, event: dict) -> str:
         except Unverifiable as exc:
             return _park_unverified(event, str(exc))
         with transaction.atomic():
-            row, created = StripeEvent.objects.get_or_create(
-                event_id=event_id,
-                defaults={
-                    "type": event.get("type", "")[:100],
-                    "stripe_created": _ts(event.get("created")) or timezone.now(),
-                    "livemode": bool(event.get("livemode")),
-                    "payload": event,
-                    "status": StripeEvent.Status.RECEIVED,
-                },
-            )
+            row, created = _event_row(event, status=StripeEvent.Status.RECEIVED)
             row = StripeEvent.objects.select_for_update().get(pk=row.pk)
             if row.status in done:
                 return "duplicate"
@@ -226,17 +223,7 @@ def stripe_event_receive(*, event: dict) -> str:
 def _record_failure(event: dict, exc: Exception) -> None:
     message = f"{type(exc).__name__}: {getattr(exc, 'message', '') or exc}"[:2000]
     with transaction.atomic():
-        row, created = StripeEvent.objects.get_or_create(
-            event_id=event["id"],
-            defaults={
-                "type": event.get("type", "")[:100],
-                "stripe_created": _ts(event.get("created")) or timezone.now(),
-                "livemode": bool(event.get("livemode")),
-                "payload": event,
-                "status": StripeEvent.Status.FAILED,
-                "error": message,
-            },
-        )
+        row, created = _event_row(event, status=StripeEvent.Status.FAILED, error=message)
         if not created and row.status not in (
             StripeEvent.Status.PROCESSED,
             StripeEvent.Status.IGNORED,

@@ -368,6 +368,31 @@ def _parse_object(text: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+# Where each SDK's response counts the tokens: (input, output).
+_USAGE_FIELDS = {
+    "openai": ("prompt_tokens", "completion_tokens"),
+    "anthropic": ("input_tokens", "output_tokens"),
+}
+
+
+def _reply(
+    response: Any, *, provider: str, model: str, text: str, data: dict | None, tool: str
+) -> ProviderReply:
+    """The reply to one SDK call: the model the provider says answered (else the one asked
+    for) and the tokens its usage reports (0 where it reports none)."""
+    usage = response.usage
+    input_field, output_field = _USAGE_FIELDS[provider]
+    return ProviderReply(
+        provider=provider,
+        model=getattr(response, "model", None) or model,
+        text=text,
+        data=data,
+        tool=tool,
+        input_tokens=int(getattr(usage, input_field, 0) or 0),
+        output_tokens=int(getattr(usage, output_field, 0) or 0),
+    )
+
+
 def _call_openai(
     *, api_key: str, model: str, system: str, messages: list[dict], timeout: float
 ) -> ProviderReply:
@@ -380,21 +405,12 @@ def _call_openai(
     )
     text = (response.choices[0].message.content or "") if response.choices else ""
     data = _parse_object(text)
-    usage = response.usage
     tool = (
         "questions"
         if data is not None and "questions" in data and "agents" not in data
         else "design"
     )
-    return ProviderReply(
-        provider="openai",
-        model=getattr(response, "model", None) or model,
-        text=text,
-        data=data,
-        tool=tool,
-        input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-        output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-    )
+    return _reply(response, provider="openai", model=model, text=text, data=data, tool=tool)
 
 
 def _call_anthropic(
@@ -446,16 +462,7 @@ def _call_anthropic(
     text = json.dumps(data, ensure_ascii=False) if data is not None else "\n".join(texts)
     if data is None:
         data = _parse_object(text.strip())
-    usage = response.usage
-    return ProviderReply(
-        provider="anthropic",
-        model=getattr(response, "model", None) or model,
-        text=text,
-        data=data,
-        tool=tool,
-        input_tokens=int(getattr(usage, "input_tokens", 0) or 0),
-        output_tokens=int(getattr(usage, "output_tokens", 0) or 0),
-    )
+    return _reply(response, provider="anthropic", model=model, text=text, data=data, tool=tool)
 
 
 def request_design(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -71,6 +72,42 @@ def require_service(name: str, available: bool) -> None:
     if IN_CI or os.environ.get("CREWBUILDER_REQUIRE_SERVICES"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+# Debian's Chromium for the browser tests (Playwright's own build is never downloaded).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def require_chromium() -> None:
+    require_service(f"Chromium ({CHROMIUM})", Path(CHROMIUM).exists())
+
+
+@pytest.fixture
+def browser():
+    """Chromium, headless, driven by Playwright's sync API on the test's thread."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def session_cookies(user: User, base_url: str) -> list[dict]:
+    """A signed-in session for ``user``, as the cookies a browser context adds."""
+    client = Client()
+    client.force_login(user)
+    name = settings.SESSION_COOKIE_NAME
+    return [{"name": name, "value": client.cookies[name].value, "url": base_url}]
 
 
 @pytest.fixture

@@ -5,6 +5,9 @@ included, since the log shows the organisation's endpoints and their answers).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -16,6 +19,7 @@ from crewbuilder.api.views import TokenAPIView
 from crewbuilder.webhooks import selectors, services
 from crewbuilder.webhooks.models import EventType, WebhookDelivery
 
+T = TypeVar("T")
 ALL = {method: Cap.MANAGE_API_TOKENS for method in ("GET", "POST", "PATCH", "DELETE")}
 
 
@@ -92,6 +96,17 @@ def _endpoint_for(request, pk: int):
     return endpoint
 
 
+def _endpoint_change(
+    request, pk: int, serializer_class: type[serializers.Serializer], service: Callable[..., T]
+) -> T:
+    """``service`` on the caller's endpoint ``pk`` with the request's validated body: 404
+    for an endpoint not theirs (before the body is read), 400 for an invalid body."""
+    endpoint = _endpoint_for(request, pk)
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return service(endpoint=endpoint, actor=request.user, **serializer.validated_data)
+
+
 def _with_secret(result) -> dict:
     return {**EndpointSerializer(result.endpoint).data, "secret": result.secret}
 
@@ -137,11 +152,8 @@ class EndpointDetailView(TokenAPIView):
         tags=["webhooks"],
     )
     def patch(self, request, pk: int):
-        endpoint = _endpoint_for(request, pk)
-        serializer = EndpointUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        endpoint = services.webhook_endpoint_update(
-            endpoint=endpoint, actor=request.user, **serializer.validated_data
+        endpoint = _endpoint_change(
+            request, pk, EndpointUpdateSerializer, services.webhook_endpoint_update
         )
         return Response(EndpointSerializer(endpoint).data)
 
@@ -161,11 +173,8 @@ class EndpointRotateView(TokenAPIView):
         tags=["webhooks"],
     )
     def post(self, request, pk: int):
-        endpoint = _endpoint_for(request, pk)
-        serializer = RotateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        result = services.webhook_endpoint_rotate_secret(
-            endpoint=endpoint, actor=request.user, **serializer.validated_data
+        result = _endpoint_change(
+            request, pk, RotateSerializer, services.webhook_endpoint_rotate_secret
         )
         return Response(_with_secret(result), headers={"Cache-Control": "no-store"})
 

@@ -17,11 +17,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 
 from tests.browser.pages import PAGE_STATES, PageState, World
-from tests.conftest import require_service
+from tests.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    require_chromium,
+    require_service,
+    session_cookies,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -30,15 +34,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 BLOCKING = {"serious", "critical"}
@@ -141,7 +136,7 @@ class BrowserThread:
 @pytest.fixture(scope="module")
 def chromium():
     """One Chromium for the module (Debian's build; Playwright's own is never downloaded)."""
-    require_service("Chromium (/usr/bin/chromium)", Path(CHROMIUM).exists())
+    require_chromium()
     require_service("axe-core (run `npm ci --prefix tests/browser`)", AXE.exists())
     browser = BrowserThread()
     browser.start()
@@ -171,13 +166,6 @@ def site(live_server, settings, chromium):
 @pytest.fixture
 def world(request, site):
     return World(request)
-
-
-def session_cookies(user, base_url: str) -> list[dict]:
-    client = Client()
-    client.force_login(user)
-    name = django_settings.SESSION_COOKIE_NAME
-    return [{"name": name, "value": client.cookies[name].value, "url": base_url}]
 
 
 def visit(context, url: str, state: PageState, width: str) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from django.core import mail
 
-from tests.conftest import PASSWORD, require_service
+from tests.conftest import PASSWORD
 from tests.factories import UserFactory, plan_assign
 
 # serialized_rollback like the other live-thread tests: the flush after this test must not
@@ -28,32 +28,12 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 OWNER_EMAIL = "olivia@example.test"
 MEMBER_EMAIL = "max@example.test"
 REQUIREMENT = (
     "Every Monday, research the news about our three competitors and write a short "
     "report for the sales team with the most important changes."
 )
-
-
-@pytest.fixture
-def browser():
-    require_service("Chromium (/usr/bin/chromium)", Path(CHROMIUM).exists())
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture

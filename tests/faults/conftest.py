@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,44 +29,19 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from tests.conftest import require_service
-
-BASE_DIR = Path(django_settings.BASE_DIR)
+from tests.processes import (
+    BASE_DIR,
+    celery_start,
+    celery_worker_args,
+    stop_process,
+    wait_for,
+)
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_until(predicate, *, timeout: float, what: str, log: Path | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tail}")
-
-
-def stop_process(
-    proc: subprocess.Popen, *, sig=signal.SIGTERM, timeout: float = 10, group: bool = False
-) -> None:
-    """Stop ``proc``; with ``group`` (it was started with ``start_new_session``: gunicorn,
-    Celery) also every process of its session, so no child outlives the test."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if group:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # children left behind by the leader
-        except ProcessLookupError:
-            pass
 
 
 class PrivateRedis:
@@ -105,7 +79,7 @@ class PrivateRedis:
                 stderr=subprocess.STDOUT,
             )
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
-        wait_until(lambda: self._ping(client), timeout=10, what="redis-server to answer")
+        wait_for(lambda: self._ping(client), timeout=10, what="redis-server to answer")
 
     @staticmethod
     def _ping(client) -> bool:
@@ -202,8 +176,9 @@ class PrivatePostgres:
         shutil.rmtree(dump.parent, ignore_errors=True)
 
 
-@pytest.fixture
-def private_postgres():
+@contextmanager
+def running_private_postgres():
+    """A ``PrivatePostgres`` started for the block, then stopped and removed."""
     server = PrivatePostgres()
     try:
         server.init()
@@ -215,6 +190,12 @@ def private_postgres():
         except subprocess.CalledProcessError:
             pass  # not running (stopped by the test, or never started)
         server.remove()
+
+
+@pytest.fixture
+def private_postgres():
+    with running_private_postgres() as server:
+        yield server
 
 
 def test_database_url() -> str:
@@ -295,7 +276,7 @@ def gunicorn(env: dict, log: Path, *, threads: int = 8):
             except httpx.TransportError:
                 return False
 
-        wait_until(up, timeout=60, what="gunicorn to answer", log=log)
+        wait_for(up, timeout=60, what="gunicorn to answer", log=log)
         yield Web(url=url, proc=proc, log=log, client=client)
     finally:
         client.close()
@@ -304,35 +285,9 @@ def gunicorn(env: dict, log: Path, *, threads: int = 8):
 
 def _start_worker(env: dict, log: Path, concurrency: int) -> subprocess.Popen:
     name = f"faults-{uuid.uuid4().hex[:8]}@%h"
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "crewbuilder",
-                "worker",
-                "--pool",
-                "threads",
-                "--concurrency",
-                str(concurrency),
-                "--prefetch-multiplier",
-                "1",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "warning",
-                "-n",
-                name,
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    return celery_start(
+        celery_worker_args(name, concurrency=concurrency), env=env, log=log, new_session=True
+    )
 
 
 @dataclass
@@ -365,16 +320,12 @@ class SupervisedWorker:
 def celery_beat(env: dict, log: Path, schedule: Path):
     """``celery beat`` as the docker-compose ``beat`` service runs it: production notices
     lost work through it (``generation.recover_lost``), so a production-shaped stack has one."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "crewbuilder", "beat", "-l", "warning"]
-            + ["--schedule", str(schedule)],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = celery_start(
+        ["beat", "-l", "warning", "--schedule", str(schedule)],
+        env=env,
+        log=log,
+        new_session=True,
+    )
     try:
         yield proc
     finally:

@@ -20,13 +20,14 @@ from accounts.models import ApiToken
 from crewbuilder.api.tokens import api_token_create
 from tests.conftest import require_service
 from tests.factories import plan_assign
-from tests.faults.conftest import app_env, gunicorn, test_database_url, wait_until
+from tests.faults.conftest import app_env, gunicorn, test_database_url, wait_for
 from tests.faults.load import Load
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 REQ = "Collect EV battery market news, group it by theme and write a report for our executives."
 OUTAGE_SECONDS = 6
+KINDS = ("read", "create", "page", "anonymous")
 
 
 def test_database_outage_is_503_never_500(tenant, private_postgres, private_redis, tmp_path):
@@ -48,6 +49,16 @@ def test_database_outage_is_503_never_500(tenant, private_postgres, private_redi
     with gunicorn(env, tmp_path / "web.log") as web:
         assert web.client.get("/api/v1/usage/", headers=api).status_code == 200
         load = Load(web.url)
+
+        def answered_in(phase: str) -> None:
+            """Every kind of call has been answered at least once within ``phase`` (a busy
+            machine may take longer than a fixed pause to get one of each through)."""
+            wait_for(
+                lambda: all(load.where(phase=phase, kind=kind) for kind in KINDS),
+                timeout=60,
+                what=f"one answer of each kind in phase {phase!r}",
+            )
+
         load.worker(
             [
                 ("read", lambda c: c.get("/api/v1/generations/")),
@@ -72,22 +83,23 @@ def test_database_outage_is_503_never_500(tenant, private_postgres, private_redi
             cookies={settings.SESSION_COOKIE_NAME: browser.cookies["sessionid"].value},
         )
         load.worker([("anonymous", lambda c: c.get("/accounts/login/"))])
-        time.sleep(2)
+        answered_in("before")
         load.phase = "stopping"
         private_postgres.stop("fast")
         load.phase = "outage"
         started = time.monotonic()
         time.sleep(OUTAGE_SECONDS)
+        answered_in("outage")
         load.phase = "starting"
         private_postgres.start()
         outage = time.monotonic() - started
         load.phase = "after"
-        wait_until(
+        wait_for(
             lambda: any(r.status == 200 for r in load.where(phase="after", kind="page")),
             timeout=30,
             what="pages to answer again",
         )
-        time.sleep(2)
+        answered_in("after")
         load.stop()
         log = web.log.read_text(errors="replace")
 

@@ -36,7 +36,7 @@ from tests.faults.conftest import (
     celery_worker,
     gunicorn,
     test_database_url,
-    wait_until,
+    wait_for,
 )
 from tests.faults.load import Load
 
@@ -73,7 +73,7 @@ def _page_create(client):
 
 def _until_accepted(load: Load, phase: str) -> None:
     """Wait until an API create and a page create were accepted in ``phase``."""
-    wait_until(
+    wait_for(
         lambda: (
             any(r.status == 202 for r in load.where(phase=phase, kind="create"))
             and any(r.status == 302 for r in load.where(phase=phase, kind="page_create"))
@@ -134,7 +134,7 @@ def test_redis_outage_degrades_and_nothing_is_lost(stack, tenant):
     )
     assert first.status_code == 202, first.text
     gid = first.json()["id"]
-    wait_until(
+    wait_for(
         lambda: Generation.objects.filter(pk=gid, status="succeeded").exists(),
         timeout=60,
         what="the first generation",
@@ -211,7 +211,7 @@ def test_redis_outage_degrades_and_nothing_is_lost(stack, tenant):
     # Nothing is charged for refused creates: each is failed with the reason and its
     # charge released; the usage counter counts exactly the generations that ran.
     accepted = {r.generation_id for r in results if r.status == 202} | {gid, again.json()["id"]}
-    wait_until(
+    wait_for(
         lambda: (
             not Generation.objects.filter(organization=tenant.org)
             .exclude(status__in=TERMINAL)

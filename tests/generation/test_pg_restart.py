@@ -22,9 +22,10 @@ import time
 import psycopg
 import pytest
 
-from tests.faults.conftest import PrivatePostgres, test_database_url
+from tests.faults.conftest import running_private_postgres, test_database_url
 from tests.generation.conftest import CANARY_OPENAI, assign_plan
-from tests.generation.test_worker import BASE_DIR, REQ, celery_workers, wait_for
+from tests.generation.test_worker import REQ, celery_workers
+from tests.processes import BASE_DIR, wait_for
 
 pytestmark = [
     pytest.mark.celery_worker,
@@ -38,17 +39,8 @@ TERMINAL = ("succeeded", "failed")
 @pytest.fixture
 def private_postgres(postgres):
     """The fault suite's private cluster (tests/faults/conftest.py), started."""
-    server = PrivatePostgres()
-    try:
-        server.init()
-        server.start()
+    with running_private_postgres() as server:
         yield server
-    finally:
-        try:
-            server.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass  # not running
-        server.remove()
 
 
 CREATE = """

@@ -9,10 +9,7 @@ with every default and a real ``celery beat``: the recovery it waits for is the 
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from contextlib import contextmanager
@@ -20,30 +17,29 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.conf import settings as django_settings
-from django.db import connection
 
 from billing.models import GenerationCharge
 from billing.selectors import usage_for
 from generation import services
 from generation.models import Generation
+from tests.faults.conftest import test_database_url
 from tests.generation.conftest import CANARY_OPENAI, assign_plan
+from tests.processes import (
+    celery_start,
+    celery_wait_ready,
+    celery_worker_args,
+    stop_process,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.celery_worker,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-BASE_DIR = Path(django_settings.BASE_DIR)
 # Generous: a worker's start-up on a loaded 2-core machine; waited on the real signal.
 STARTUP_TIMEOUT = 120
 REQ = "Collect EV battery market news, group it by theme and write a report for our executives."
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 @pytest.fixture
@@ -54,7 +50,7 @@ def worker_env(redis_url, postgres, settings, tmp_path):
     client.delete("celery", "unacked", "unacked_index")
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": test_database_url(),
         "REDIS_URL": redis_url,
         "CREWBUILDER_TESTING": "true",
         "DJANGO_SETTINGS_MODULE": "crewbuilder.settings",
@@ -68,27 +64,6 @@ def worker_env(redis_url, postgres, settings, tmp_path):
     client.delete("celery", "unacked", "unacked_index")
 
 
-def _celery(args: list[str], env: dict, log: Path) -> subprocess.Popen:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "crewbuilder", *args],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @contextmanager
 def celery_workers(env: dict, logs: list[Path]):
     """Run one ``celery -A crewbuilder worker --pool threads`` per log file for the
@@ -97,44 +72,24 @@ def celery_workers(env: dict, logs: list[Path]):
     timeout includes the start-up, however loaded the machine is."""
     names = [f"g2test-{uuid.uuid4().hex[:8]}" for _ in logs]
     procs = [
-        _celery(
-            [
-                "worker",
-                "--pool",
-                "threads",
-                "--concurrency",
-                "8",
-                "--prefetch-multiplier",
-                "1",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "info",
-                "-n",
-                f"{name}@%h",
-            ],
-            env,
-            log,
+        celery_start(
+            celery_worker_args(f"{name}@%h", concurrency=8, loglevel="info"), env=env, log=log
         )
         for name, log in zip(names, logs, strict=True)
     ]
     try:
         for proc, name, log in zip(procs, names, logs, strict=True):
-            wait_for(
-                lambda proc=proc, name=name, log=log: (
-                    proc.poll() is not None or re.search(rf"{name}@\S+ ready\.", log.read_text())
-                ),
-                timeout=STARTUP_TIMEOUT,
+            celery_wait_ready(
+                proc,
+                log,
+                ready=rf"{name}@\S+ ready\.",
                 what=f"worker {name} to be ready",
-                log=log,
+                timeout=STARTUP_TIMEOUT,
             )
-            if proc.poll() is not None:
-                raise AssertionError("worker exited:\n" + log.read_text()[-3000:])
         yield procs
     finally:
         for proc in procs:
-            _stop(proc)
+            stop_process(proc)
 
 
 @contextmanager
@@ -146,31 +101,18 @@ def celery_worker(env: dict, log: Path):
 @contextmanager
 def celery_beat(env: dict, log: Path, tmp_path: Path):
     """``celery beat`` as docker-compose runs it, with its schedule file in tmp_path."""
-    proc = _celery(
-        ["beat", "-l", "info", "--schedule", str(tmp_path / "celerybeat-schedule")], env, log
+    proc = celery_start(
+        ["beat", "-l", "info", "--schedule", str(tmp_path / "celerybeat-schedule")],
+        env=env,
+        log=log,
     )
     try:
-        wait_for(
-            lambda: proc.poll() is not None or "beat: Starting" in log.read_text(),
-            timeout=STARTUP_TIMEOUT,
-            what="beat to start",
-            log=log,
+        celery_wait_ready(
+            proc, log, ready="beat: Starting", what="beat to start", timeout=STARTUP_TIMEOUT
         )
-        if proc.poll() is not None:
-            raise AssertionError("beat exited:\n" + log.read_text()[-3000:])
         yield proc
     finally:
-        _stop(proc)
-
-
-def wait_for(predicate, *, timeout: float, what: str, log: Path):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}\n" + log.read_text()[-4000:])
+        stop_process(proc)
 
 
 def test_real_worker_runs_a_generation_end_to_end(tenant, worker_env, tmp_path):

@@ -4,16 +4,13 @@ plain post still works. The Test button swaps its status in place through htmx."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.db import connections
-from django.test import Client
 
 from accounts.models import Role
 from keys import services
 from keys.models import ProviderKey
-from tests.conftest import require_service
+from tests.conftest import session_cookies
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 pytestmark = [
@@ -21,20 +18,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 KEY = "sk-proj-BROWSERkeycrypt0123456789abcdefK9L8"
-
-
-@pytest.fixture
-def browser():
-    require_service("Chromium (/usr/bin/chromium)", Path(CHROMIUM).exists())
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture
@@ -44,15 +28,11 @@ def signed_in(live_server, settings, monkeypatch, master_keys):
     org = OrganizationFactory(name="Acme")
     owner = UserFactory(email="alice@acme.test")
     MembershipFactory(organization=org, user=owner, role=Role.OWNER)
-    client = Client()
-    client.force_login(owner)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    cookies = session_cookies(owner, live_server.url)
 
     def open_page(browser, *, javascript: bool = True):
         context = browser.new_context(java_script_enabled=javascript)
-        context.add_cookies(
-            [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
-        )
+        context.add_cookies(cookies)
         page = context.new_page()
         page.set_default_timeout(15_000)
         problems: list[str] = []
