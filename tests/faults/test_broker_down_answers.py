@@ -47,7 +47,7 @@ from tests.faults.conftest import (
     celery_worker,
     gunicorn,
     test_database_url,
-    wait_until,
+    wait_for,
 )
 
 pytestmark = [
@@ -150,7 +150,7 @@ def test_answers_sent_while_the_broker_is_down_are_kept_and_the_run_finishes_lat
         # The broker comes back; the scan finds the generation silent and queues it again.
         broker.start()
         try:
-            wait_until(
+            wait_for(
                 lambda: Generation.objects.filter(
                     pk=waiting.pk, updated_at__lt=timezone.now() - timedelta(seconds=LOST_AFTER)
                 ).exists(),
@@ -180,7 +180,7 @@ def test_answers_sent_while_the_broker_is_down_are_kept_and_the_run_finishes_lat
                 celery_worker(env, tmp_path / "worker.log"),
                 celery_beat(env, tmp_path / "beat.log", tmp_path / "beat-schedule"),
             ):
-                wait_until(
+                wait_for(
                     lambda: Generation.objects.filter(
                         pk=waiting.pk, status__in=["succeeded", "failed"]
                     ).exists(),
