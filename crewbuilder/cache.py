@@ -16,8 +16,9 @@ protection is not worth refusing every sign-in. Every other key behaves exactly 
 ``RedisCache``.
 
 Each operation that went on without Redis is counted in
-``crewbuilder_degraded_operations_total{component}`` (a sign-in is about 20: allauth
-takes a lock, reads and writes each of its three limits). A warning is logged when an
+``crewbuilder_degraded_operations_total{component}`` (a sign-in is about 20: for each of
+its three limits allauth takes a lock, reads, writes and unlocks, and on success rolls two
+of them back the same way). A warning is logged when an
 outage starts and an info line when Redis answers again: once per outage and process,
 not per request. After a failure the fail-open keys do not try Redis for
 ``FAIL_OPEN_RETRY_SECONDS``, so a Redis that hangs (1 s socket timeout) costs one timeout
