@@ -4,6 +4,7 @@ shape of a generation, its files, the model catalogue and the crew templates."""
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -130,13 +131,41 @@ def llm_models_active() -> QuerySet[LlmModel]:
     return LlmModel.objects.filter(active=True).order_by("provider", "sort_order", "name")
 
 
+# The active catalogue is a handful of rows that operators change rarely and every
+# generation request reads: each process keeps it for CATALOGUE_SECONDS instead of asking
+# the database on every enqueue. A save or delete drops this process's copy at once
+# (generation/receivers.py); other processes see an admin change within CATALOGUE_SECONDS.
+# The rows are shared: read them, never change them.
+CATALOGUE_SECONDS = 30.0
+_catalogue: tuple[float, tuple[LlmModel, ...]] | None = None
+
+
+def _active_catalogue() -> tuple[LlmModel, ...]:
+    global _catalogue
+    cached, now = _catalogue, time.monotonic()
+    if cached is None or now - cached[0] >= CATALOGUE_SECONDS:
+        cached = (now, tuple(llm_models_active()))
+        _catalogue = cached
+    return cached[1]
+
+
+def llm_catalogue_forget() -> None:
+    """Drop this process's copy of the catalogue (the next read asks the database)."""
+    global _catalogue
+    _catalogue = None
+
+
 def llm_model_for(*, provider: str, name: str) -> LlmModel | None:
-    return LlmModel.objects.filter(provider=provider, name=name, active=True).first()
+    return next(
+        (row for row in _active_catalogue() if row.provider == provider and row.name == name),
+        None,
+    )
 
 
 def llm_model_default(*, provider: str) -> LlmModel | None:
-    models = LlmModel.objects.filter(provider=provider, active=True)
-    return models.filter(is_default=True).first() or models.order_by("sort_order", "name").first()
+    """The provider's default model, else its first by (sort order, name)."""
+    rows = [row for row in _active_catalogue() if row.provider == provider]
+    return next((row for row in rows if row.is_default), rows[0] if rows else None)
 
 
 def llm_cost_cents(*, provider: str, model: str, input_tokens: int, output_tokens: int) -> int:

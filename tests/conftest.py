@@ -12,6 +12,7 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.models import Membership, Organization, Role, User
+from generation.selectors import llm_catalogue_forget
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 PASSWORD = "correct horse battery staple"
@@ -20,6 +21,15 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # tests/upgrade needs the previous release's database, restored and migrated by
 # scripts/upgrade_check.sh (CI stage "upgrade"), which runs it on its own.
 collect_ignore = [] if os.environ.get("CREWBUILDER_UPGRADE_DATABASE_URL") else ["upgrade"]
+
+
+@pytest.fixture(autouse=True)
+def _model_catalogue_forgotten():
+    """Each process keeps the model catalogue for a while (generation.selectors); a test's
+    rolled-back rows must not outlive it, so every test starts from the database."""
+    llm_catalogue_forget()
+    yield
+    llm_catalogue_forget()
 
 
 @dataclass

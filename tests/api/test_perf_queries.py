@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import Membership, Role
+from django.contrib.auth.models import Permission
+from django.test import Client
+
+from accounts.models import Membership, Role, User
 from billing.models import BillingAccount, Plan
 from billing.services import billing_plan_assign
-from generation.models import Generation
+from generation import selectors as catalogue_selectors
+from generation.models import Generation, LlmModel
+from generation.selectors import CATALOGUE_SECONDS
 from tests.api.conftest import ApiClient, error_of
 
 GENERATIONS = "/api/v1/generations/"
@@ -25,12 +30,25 @@ BODY = {
     "provider": "openai",
 }
 
-# token+org+role+billing+plan, savepoint, model catalogue, daily cap UPDATE, quota UPDATE,
-# charge INSERT, generation INSERT, audit INSERT, release.
-CREATE_QUERIES = 9
+# token+org+role+billing+plan, savepoint, daily cap UPDATE, quota UPDATE, charge INSERT,
+# generation INSERT, audit INSERT, release. (The model catalogue is kept by the process:
+# the warm-up request read it.)
+CREATE_QUERIES = 8
 # … plus the idempotency lookup and the insert-first savepoint pair with the UPDATE of the
 # charge onto the row (the race on the key must be lost before anything is reserved).
-CREATE_WITH_KEY_QUERIES = 13
+CREATE_WITH_KEY_QUERIES = 12
+ADMIN_FIELDS = (
+    "provider",
+    "name",
+    "label",
+    "model_class",
+    "input_cents_per_million",
+    "output_cents_per_million",
+    "active",
+    "is_default",
+    "sort_order",
+)
+
 # token+org+role+billing+plan, the generation (without its zip bytes).
 DETAIL_QUERIES = 2
 
@@ -54,7 +72,7 @@ def _sql(queries) -> list[str]:
     return [q["sql"] for q in queries.captured_queries]
 
 
-def test_api_create_costs_nine_queries_and_reads_role_and_billing_once(
+def test_api_create_costs_eight_queries_and_reads_role_and_billing_once(
     api, django_assert_num_queries
 ):
     client = api.owner
@@ -71,7 +89,7 @@ def test_api_create_costs_nine_queries_and_reads_role_and_billing_once(
     assert Generation.objects.filter(organization=api.tenant.org).count() == 2
 
 
-def test_api_create_with_a_new_idempotency_key_costs_thirteen_queries(
+def test_api_create_with_a_new_idempotency_key_costs_twelve_queries(
     api, django_assert_num_queries
 ):
     client = api.owner
@@ -82,6 +100,43 @@ def test_api_create_with_a_new_idempotency_key_costs_thirteen_queries(
     replay = client.post_json(GENERATIONS, BODY, headers={"Idempotency-Key": "perf-1"})
     assert replay.json()["id"] == response.json()["id"]
     assert replay.json()["charged_as"] == "quota"
+
+
+def test_an_operators_catalogue_change_applies_to_the_next_request(api, tenant):
+    """The process keeps the catalogue, but a change saved in the admin drops its copy: the
+    next enqueue sees it (here: the default model moved to gpt-4o)."""
+    client = api.owner
+    assert _warm(client)["model"] == "gpt-4o-mini"
+    staff = User.objects.create_user(email="ops@crewbuilder.test", password="x", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="change_llmmodel"))
+    operator = Client()
+    operator.force_login(staff)
+    for name, default in (("gpt-4o-mini", False), ("gpt-4o", True)):
+        row = LlmModel.objects.get(provider="openai", name=name)
+        form = {f: getattr(row, f) for f in ADMIN_FIELDS} | {"is_default": default}
+        url = f"/admin/generation/llmmodel/{row.pk}/change/"
+        response = operator.post(url, {k: v for k, v in form.items() if v is not False})
+        assert response.status_code == 302, response.content.decode()[:2000]
+    response = client.post_json(GENERATIONS, BODY)
+    assert response.status_code == 202, response.content
+    assert response.json()["model"] == "gpt-4o"
+
+
+def test_another_process_catalogue_change_applies_within_the_catalogue_lifetime(
+    api, monkeypatch
+):
+    """A change this process did not make (another web process's admin save; here an UPDATE
+    without signals) is seen once the kept copy is CATALOGUE_SECONDS old."""
+    client = api.owner
+    _warm(client)
+    LlmModel.objects.filter(provider="openai", name="gpt-4o-mini").update(active=False)
+    kept = client.post_json(GENERATIONS, BODY | {"model": "gpt-4o-mini"})
+    assert kept.status_code == 202  # still in this process's copy
+    assert CATALOGUE_SECONDS == 30.0  # the lifetime README's operations section states
+    monkeypatch.setattr(catalogue_selectors, "CATALOGUE_SECONDS", 0.0)  # the copy is now old
+    refused = client.post_json(GENERATIONS, BODY | {"model": "gpt-4o-mini"})
+    assert refused.status_code == 400
+    assert "gpt-4o-mini" in error_of(refused)["fields"]["model"][0]
 
 
 def test_api_detail_costs_two_queries(api, django_assert_num_queries):
