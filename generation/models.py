@@ -213,9 +213,14 @@ class Generation(models.Model):
     # scheduled retry, the time it is due. Silent for CREWBUILDER_GENERATION_LOST_AFTER_SECONDS
     # → the recovery scan (beat) queues the generation again.
     heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # When the recovery scan found the run's worker lost and queued it again; cleared by the
-    # next claim or the next sign of life of the run (it was only slow).
+    # When the recovery scan found the generation silent and queued it again: its worker
+    # was lost (or, with queue_unavailable_at, its run never reached the queue); cleared
+    # by the next claim or the next sign of life of the run (it was only slow).
     worker_lost_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When its run could not be queued because the broker was down and it was kept queued
+    # (answers sent during the outage, a paid /try/ generation); the recovery scan queues
+    # it once the broker is back. Cleared by the next claim.
+    queue_unavailable_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # NULL (not "") when absent, so the per-organisation unique constraint ignores it.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
@@ -248,11 +253,22 @@ class Generation(models.Model):
         return max(t for t in (self.heartbeat_at, self.updated_at, self.created_at) if t)
 
     @property
+    def queue_resumed(self) -> bool:
+        """True from the recovery scan queueing again a generation whose run could not be
+        queued (the broker was down) until a worker claims it: no worker was lost (shown
+        as "the job queue was unavailable — continuing now")."""
+        return (
+            self.status == self.Status.QUEUED
+            and self.queue_unavailable_at is not None
+            and self.worker_lost_at is not None
+        )
+
+    @property
     def worker_lost(self) -> bool:
         """True while the generation is being recovered: the scan found its worker lost,
         or it is running and silent for longer than
         ``CREWBUILDER_GENERATION_LOST_AFTER_SECONDS`` (shown as "worker lost — retrying")."""
-        if self.is_finished or self.awaiting_answers:
+        if self.is_finished or self.awaiting_answers or self.queue_resumed:
             return False
         if self.worker_lost_at is not None:
             return True

@@ -501,6 +501,11 @@ def _enqueue_on_commit(generation_id: uuid.UUID | str, *, refuse_unqueued: bool 
             generation_enqueue(generation_id)
         except BROKER_UNAVAILABLE as exc:
             if not refuse_unqueued:
+                # kept queued (and charged): the recovery scan queues it once the broker
+                # is back, and says so instead of "worker lost"
+                Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
+                    queue_unavailable_at=timezone.now()
+                )
                 raise
             unavailable_response("broker", exc)
             generation_enqueue_failed(generation_id=generation_id)
@@ -551,6 +556,7 @@ def _claim(generation_id: uuid.UUID | str, token: uuid.UUID) -> Generation | Non
             g.notice = ""
             g.heartbeat_at = now
             g.worker_lost_at = None
+            g.queue_unavailable_at = None
             g.save(
                 update_fields=[
                     "status",
@@ -563,6 +569,7 @@ def _claim(generation_id: uuid.UUID | str, token: uuid.UUID) -> Generation | Non
                     "notice",
                     "heartbeat_at",
                     "worker_lost_at",
+                    "queue_unavailable_at",
                 ]
             )
         g.run_deadline = now + timedelta(seconds=settings.CREWBUILDER_GENERATION_SOFT_TIME_LIMIT)
@@ -1097,6 +1104,7 @@ def generation_retry_scheduled(
 
 
 WORKER_LOST_NOTICE = "The worker running this generation was lost; retrying."
+QUEUE_RESUMED_NOTICE = "The job queue is back; the generation continues now."
 
 
 def generations_recover_lost(*, lost_after: timedelta | None = None) -> list:
@@ -1105,6 +1113,8 @@ def generations_recover_lost(*, lost_after: timedelta | None = None) -> list:
     stopped beating (SIGKILL, a lost host, a database outage longer than the worker's
     retries), a queued one whose message was lost (a Redis flush) or is long overdue.
     Generations waiting for answers, and scheduled retries not yet due, are left alone.
+    One kept queued because the broker was down (``queue_unavailable_at``) is queued the
+    same way but no worker was lost: it says so (``Generation.queue_resumed``).
 
     Claim-token safe and idempotent: each is marked with one conditional UPDATE (on the
     status and claim token it was seen with), so two scans never both queue it, and it
@@ -1124,23 +1134,26 @@ def generations_recover_lost(*, lost_after: timedelta | None = None) -> list:
         Generation.objects.filter(
             silent, status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING]
         )
-        .only("id", "status", "run_token", "questions", "answers")
+        .only("id", "status", "run_token", "questions", "answers", "queue_unavailable_at")
         .order_by("updated_at")
     )
     recovered = []
     for g in candidates:
         if g.awaiting_answers:
             continue
+        unqueued = g.status == Generation.Status.QUEUED and g.queue_unavailable_at is not None
         marked = Generation.objects.filter(
             silent, pk=g.pk, status=g.status, run_token=g.run_token
-        ).update(worker_lost_at=now, notice=WORKER_LOST_NOTICE)
+        ).update(
+            worker_lost_at=now, notice=QUEUE_RESUMED_NOTICE if unqueued else WORKER_LOST_NOTICE
+        )
         if not marked:  # it moved on between the two queries
             continue
         logger.warning(
             "generation %s: no sign of life for %d s (%s); queueing it again",
             g.pk,
             lost_after.total_seconds(),
-            g.status,
+            "the broker was down when it was queued" if unqueued else g.status,
         )
         recovered.append(g.pk)
         with transaction.atomic():
@@ -1233,10 +1246,11 @@ def _continue_on_commit(g: Generation) -> None:
             generation_enqueue(g.id)
         except BROKER_UNAVAILABLE as exc:
             degraded("generation_answers_queue", exc)
+            now = timezone.now()
             Generation.objects.filter(
                 pk=g.pk, status=Generation.Status.QUEUED, run_token=g.run_token
-            ).update(notice=ANSWERS_KEPT_NOTICE)
-            g.notice = ANSWERS_KEPT_NOTICE
+            ).update(notice=ANSWERS_KEPT_NOTICE, queue_unavailable_at=now)
+            g.notice, g.queue_unavailable_at = ANSWERS_KEPT_NOTICE, now
 
     transaction.on_commit(enqueue)
 

@@ -124,7 +124,8 @@ class GenerationSerializer(serializers.Serializer):
             "True while the generation is being recovered: the worker running it stopped "
             "sending its heartbeat (killed, host lost) and the generation is queued again "
             'automatically ("worker lost — retrying"). It finishes, and is charged, once; '
-            "no action is needed."
+            "no action is needed. False for a generation that stayed queued because the "
+            "job queue was unavailable and is now queued again: no worker was lost."
         )
     )
 

@@ -3,19 +3,33 @@ schedule. Without ``REDIS_URL`` tasks run in-process and the cache is local memo
 
 from __future__ import annotations
 
+from typing import Any
+
 from crewbuilder.settings.env import env
 
 REDIS_URL = env("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env("CREWBUILDER_CACHE_PREFIX", default="cb"),
-            # A Redis that hangs (not only one that refuses) must not hang requests.
-            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
-        }
+
+
+def redis_cache(location: str) -> dict[str, Any]:
+    """The default cache's entry on Redis at ``location`` (the fault tests point it at a
+    Redis that is down)."""
+    return {
+        # Django's RedisCache, except that the keys of FAIL_OPEN go on without Redis
+        # (crewbuilder/cache.py); every other key raises when Redis is down.
+        "BACKEND": "crewbuilder.cache.FailOpenRedisCache",
+        "LOCATION": location,
+        "KEY_PREFIX": env("CREWBUILDER_CACHE_PREFIX", default="cb"),
+        # A Redis that hangs (not only one that refuses) must not hang requests.
+        "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
+        # allauth's rate limits (sign-in, sign-up, password reset): while Redis is down
+        # they let every attempt through, as the API's rate limiter does, so people can
+        # sign in (sessions are in PostgreSQL) instead of getting a 503.
+        "FAIL_OPEN": {"allauth:rl:": "account_rate_limiter"},
     }
+
+
+if REDIS_URL:
+    CACHES = {"default": redis_cache(REDIS_URL)}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

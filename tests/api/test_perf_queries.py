@@ -11,7 +11,6 @@ transaction is a SAVEPOINT/RELEASE pair here, BEGIN/COMMIT in production: the sa
 from __future__ import annotations
 
 import pytest
-
 from django.contrib.auth.models import Permission
 from django.test import Client
 
@@ -89,9 +88,7 @@ def test_api_create_costs_eight_queries_and_reads_role_and_billing_once(
     assert Generation.objects.filter(organization=api.tenant.org).count() == 2
 
 
-def test_api_create_with_a_new_idempotency_key_costs_twelve_queries(
-    api, django_assert_num_queries
-):
+def test_api_create_with_a_new_idempotency_key_costs_twelve_queries(api, django_assert_num_queries):
     client = api.owner
     _warm(client)
     with django_assert_num_queries(CREATE_WITH_KEY_QUERIES):
@@ -122,9 +119,7 @@ def test_an_operators_catalogue_change_applies_to_the_next_request(api, tenant):
     assert response.json()["model"] == "gpt-4o"
 
 
-def test_another_process_catalogue_change_applies_within_the_catalogue_lifetime(
-    api, monkeypatch
-):
+def test_another_process_catalogue_change_applies_within_the_catalogue_lifetime(api, monkeypatch):
     """A change this process did not make (another web process's admin save; here an UPDATE
     without signals) is seen once the kept copy is CATALOGUE_SECONDS old."""
     client = api.owner

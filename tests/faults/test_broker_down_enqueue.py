@@ -83,5 +83,7 @@ def test_broker_down_enqueue_is_503_and_nothing_charged(tenant):
     assert out["webhook"]["raised"] == "OperationalError"
     kept = Generation.objects.get(organization=tenant.org, status="queued")
     assert GenerationCharge.objects.get(generation_id=kept.pk).status == "reserved"
+    # recorded, so the scan that queues it again says the queue was down, not a worker
+    assert kept.queue_unavailable_at is not None and not kept.worker_lost
     # only the generation still queued holds a charge
     assert usage_for(tenant.org)["used"] == 1

@@ -17,7 +17,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.test import Client
+from kombu.exceptions import OperationalError as KombuOperationalError
 
+from crewbuilder.api.tokens import api_token_create
 from crewbuilder.providers import ProviderRateLimited
 from generation import services, tasks
 from generation.models import Generation
@@ -167,6 +170,50 @@ def test_worker_lost_shows_on_the_page_and_in_the_api(tenant, owner_client):
         assert (
             "Worker lost — retrying" in owner_client.get(f"/generations/{g.pk}/").content.decode()
         )
+
+
+def test_a_generation_kept_queued_while_the_broker_was_down_is_not_a_lost_worker(
+    tenant, owner_client, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Answers sent while the broker is down keep the generation queued; the scan queues
+    it again once it is back. No worker was lost: the page says the job queue was
+    unavailable and the API's ``worker_lost`` stays false, until a worker claims it."""
+    assign_plan(tenant.org, "professional")  # API access
+    _, token = api_token_create(organization=tenant.org, actor=tenant.owner, name="ci")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    with _at(0):
+        g = _queued(tenant)
+        Generation.objects.filter(pk=g.pk).update(questions=["Which market?"])
+
+        def broker_down(generation_id):
+            raise KombuOperationalError("Error 111 connecting to 127.0.0.1:6379.")
+
+        with monkeypatch.context() as m:
+            m.setattr("generation.tasks.generation_enqueue", broker_down)
+            with django_capture_on_commit_callbacks(execute=True):
+                services.generation_answer_questions(
+                    generation=g, user=tenant.owner, answers={"Which market?": "Europe"}
+                )
+        g.refresh_from_db()
+        assert (g.status, g.notice) == ("queued", services.ANSWERS_KEPT_NOTICE)
+        assert g.queue_unavailable_at is not None
+        assert (g.worker_lost, g.queue_resumed) == (False, False)
+    with _at(61):
+        with django_capture_on_commit_callbacks(execute=False) as queued_again:
+            assert services.generations_recover_lost() == [g.pk]
+        g.refresh_from_db()
+        assert (g.status, g.notice) == ("queued", services.QUEUE_RESUMED_NOTICE)
+        assert (g.worker_lost, g.queue_resumed) == (False, True)
+        shown = api.get(f"/api/v1/generations/{g.pk}/").json()
+        assert (shown["status"], shown["worker_lost"]) == ("queued", False)
+        page = owner_client.get(f"/generations/{g.pk}/").content.decode()
+        assert "The job queue was unavailable — continuing now…" in page
+        assert "Worker lost" not in page and "was lost" not in page
+        for callback in queued_again:  # the worker claims it
+            callback()
+    g.refresh_from_db()
+    assert (g.status, g.notice, g.queue_unavailable_at) == ("succeeded", "", None)
+    assert (g.worker_lost, g.queue_resumed, g.runs) == (False, False, 1)
 
 
 def test_recover_lost_command(tenant, django_capture_on_commit_callbacks):

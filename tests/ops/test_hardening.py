@@ -10,11 +10,14 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.test import Client
+from prometheus_client import REGISTRY
 
 from accounts.models import User
+from crewbuilder.settings.celery import redis_cache
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
 
@@ -133,6 +136,31 @@ def test_successful_login_does_not_reset_the_failure_count():
     assert _signed_in(_login(user.email, PASSWORD, _ip()))
     _login(user.email, "wrong", _ip())
     assert not _signed_in(_login(user.email, PASSWORD, _ip()))
+
+
+def test_login_limits_are_counted_in_redis_and_enforced_while_it_is_up(redis_url, settings):
+    """With the production cache on a live Redis the fail-open backend is only RedisCache:
+    the failures are counted in Redis and the limit holds (``tests/faults`` covers Redis
+    down)."""
+    prefix = f"cbrl{uuid.uuid4().hex[:8]}"
+    settings.CACHES = {"default": {**redis_cache(redis_url), "KEY_PREFIX": prefix}}
+
+    def degraded() -> float:
+        sample = {"component": "account_rate_limiter"}
+        return REGISTRY.get_sample_value("crewbuilder_degraded_operations_total", sample) or 0
+
+    before = degraded()
+    user = UserFactory(email=f"upvictim-{uuid.uuid4().hex[:8]}@acme.test")
+    for _ in range(5):
+        assert _login(user.email, "wrong password", _ip()).status_code == 200
+    blocked = _login(user.email, PASSWORD, _ip())
+    assert not _signed_in(blocked)
+    assert b"Too many failed login attempts" in blocked.content
+    with redis.Redis.from_url(redis_url) as client:
+        stored = client.keys(f"{prefix}:*")
+        assert [k for k in stored if b":allauth:rl:allauth.account:login_failed:" in k]
+        client.delete(*stored)
+    assert degraded() == before  # nothing went on without Redis
 
 
 def test_admin_login_goes_through_the_throttled_allauth_form(client: Client):
