@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from accounts import selectors
 from accounts.csvsafe import safe_cell
 from accounts.forms import AuditFilterForm
+from accounts.http import MemberRequest
 from accounts.permissions import Cap
 from accounts.web import FORBID, organization_view
 
@@ -25,7 +26,7 @@ CSV_COLUMNS = ["time_utc", "actor", "action", "target_type", "target_id", "targe
 AUDIT_DENIED = "Only owners and admins can see the audit log."
 
 
-def _filtered(request: HttpRequest, form: AuditFilterForm):
+def _filtered(request: MemberRequest, form: AuditFilterForm):
     data = form.cleaned_data
     return selectors.audit_events_for(
         organization=request.organization,
@@ -38,7 +39,7 @@ def _filtered(request: HttpRequest, form: AuditFilterForm):
 
 @organization_view(Cap.VIEW_AUDIT, denied=AUDIT_DENIED, no_organization=FORBID)
 @require_GET
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: MemberRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET)
     context = {"form": form, "actions": selectors.audit_actions_for(request.organization)}
     if not form.is_valid():
@@ -77,7 +78,7 @@ def _rows(queryset) -> Iterator[str]:
 
 @organization_view(Cap.VIEW_AUDIT, denied=AUDIT_DENIED, no_organization=FORBID)
 @require_GET
-def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+def audit_export(request: MemberRequest) -> HttpResponse | StreamingHttpResponse:
     form = AuditFilterForm(request.GET)
     if not form.is_valid():
         context = {"form": form, "actions": selectors.audit_actions_for(request.organization)}

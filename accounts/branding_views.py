@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,6 +13,7 @@ from django.views.decorators.http import condition, require_GET, require_http_me
 from accounts import domains, selectors, services
 from accounts.branding import COLOR_RE, LOGO_MAX_BYTES
 from accounts.forms import BrandingForm
+from accounts.http import MemberRequest
 from accounts.models import OrganizationBranding
 from accounts.permissions import Cap
 from accounts.web import FORBID, forbidden, form_errors_add, organization_view
@@ -42,7 +46,7 @@ def _domain_status(branding: OrganizationBranding | None) -> dict | None:
     }
 
 
-def _preview(data: dict) -> dict:
+def _preview(data: Mapping[str, Any]) -> dict:
     """Only well-formed colours reach the preview's style attribute."""
 
     def colour(value: str, default: str) -> str:
@@ -59,7 +63,7 @@ def _preview(data: dict) -> dict:
     Cap.MANAGE_BRANDING, denied="Only owners and admins manage branding.", no_organization=FORBID
 )
 @require_http_methods(["GET", "POST"])
-def branding(request: HttpRequest) -> HttpResponse:
+def branding(request: MemberRequest) -> HttpResponse:
     org = request.organization
     entitled = selectors.plan_entitlements(org).white_label
     saved = OrganizationBranding.objects.filter(organization=org).defer("logo_png").first()

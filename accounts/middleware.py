@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from accounts.http import OrgRequest
 from accounts.models import Membership
 
 SESSION_KEY = "current_organization_id"
@@ -33,14 +34,14 @@ class CurrentOrganizationMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest):
+    def __call__(self, request: OrgRequest):
         membership = current_membership(request)
         request.membership = membership
         request.organization = membership.organization if membership else None
         return self.get_response(request)
 
 
-def _branding_for(request: HttpRequest):
+def _branding_for(request: OrgRequest):
     from accounts import selectors
 
     organization = getattr(request, "organization", None)
@@ -57,6 +58,6 @@ class BrandingMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest):
+    def __call__(self, request: OrgRequest):
         request.branding = SimpleLazyObject(lambda: _branding_for(request))
         return self.get_response(request)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.forms import InvitationForm, OrganizationForm, RoleForm, SwitchOrganizationForm
+from accounts.http import MemberRequest, UserRequest
 from accounts.middleware import SESSION_KEY
 from accounts.models import Invitation, Membership
 from accounts.permissions import INVITABLE_ROLES, Cap, can, can_grant
@@ -22,7 +25,7 @@ def _error_text(exc: ValidationError | PermissionDenied) -> str:
     return str(exc) or "You are not allowed to do that."
 
 
-def _team_context(request: HttpRequest, invite_form: InvitationForm | None = None) -> dict:
+def _team_context(request: MemberRequest, invite_form: InvitationForm | None = None) -> dict:
     org = request.organization
     return {
         "members": selectors.organization_members(org),
@@ -36,13 +39,13 @@ def _team_context(request: HttpRequest, invite_form: InvitationForm | None = Non
     }
 
 
-def _invite_form(request: HttpRequest, data=None) -> InvitationForm:
+def _invite_form(request: MemberRequest, data=None) -> InvitationForm:
     role = request.membership.role
     return InvitationForm(data, grantable=[r for r in INVITABLE_ROLES if can_grant(role, r)])
 
 
 @organization_view()
-def team(request: HttpRequest) -> HttpResponse:
+def team(request: MemberRequest) -> HttpResponse:
     status = 200
     form = _invite_form(request)
     if request.method == "POST":
@@ -78,21 +81,24 @@ def _invitation_for(request: HttpRequest, pk: int) -> Invitation:
     )
 
 
-def _run(request: HttpRequest, action, success: str) -> HttpResponse:
+def _run(request: UserRequest, action, success: str) -> HttpResponse:
     try:
         action()
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, _error_text(exc))
         status = 403 if isinstance(exc, PermissionDenied) else 400
-        return render(request, "accounts/team.html", _team_context(request), status=status)
+        # the caller found the object in the current organisation, so there is one
+        context = _team_context(cast(MemberRequest, request))
+        return render(request, "accounts/team.html", context, status=status)
     messages.success(request, success)
     return redirect("accounts:team")
 
 
 @login_required
 @require_POST
-def member_role(request: HttpRequest, pk: int) -> HttpResponse:
+def member_role(request: UserRequest, pk: int) -> HttpResponse:
     membership = _membership_for(request, pk)
+    request = cast(MemberRequest, request)  # found in the current organisation, so it has one
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a valid role.")
@@ -108,7 +114,7 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def member_remove(request: UserRequest, pk: int) -> HttpResponse:
     membership = _membership_for(request, pk)
     if membership.user_id == request.user.pk:
         return leave(request)
@@ -121,10 +127,11 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def leave(request: HttpRequest) -> HttpResponse:
+def leave(request: UserRequest) -> HttpResponse:
     membership = request.membership
     if membership is None:
         return redirect("landing")
+    request = cast(MemberRequest, request)  # a membership comes with its organisation
     org_name = membership.organization.name
     try:
         services.membership_remove(membership=membership, actor=request.user)
@@ -138,7 +145,7 @@ def leave(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_revoke(request: UserRequest, pk: int) -> HttpResponse:
     invitation = _invitation_for(request, pk)
     return _run(
         request,
@@ -185,14 +192,17 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def organization_switch(request: HttpRequest) -> HttpResponse:
+def organization_switch(request: UserRequest) -> HttpResponse:
     form = SwitchOrganizationForm(request.POST)
     if form.is_valid():
         org_id = form.cleaned_data["organization"]
         if selectors.memberships_for(request.user).filter(organization_id=org_id).exists():
             request.session[SESSION_KEY] = org_id
             return redirect(
-                request.POST.get("next") if _safe_next(request) else reverse("accounts:team")
+                # _safe_next: "next" is there and safe
+                cast(str, request.POST.get("next"))
+                if _safe_next(request)
+                else reverse("accounts:team")
             )
     messages.error(request, "You are not a member of that organisation.")
     return redirect("accounts:team")
@@ -206,7 +216,7 @@ def _safe_next(request: HttpRequest) -> bool:
 
 
 @login_required
-def organization_new(request: HttpRequest) -> HttpResponse:
+def organization_new(request: UserRequest) -> HttpResponse:
     form = OrganizationForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():

@@ -13,19 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.forms import BaseForm
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 
+from accounts.http import MemberRequest, UserRequest
 from accounts.permissions import can
 from accounts.services import user_onboard
 from crewbuilder.errors import ApplicationError
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 # What a request without an organisation gets.
 ONBOARD = "onboard"  # the user's own organisation is created and the page loaded again
@@ -60,7 +62,7 @@ def organization_view(
 
     def decorate(view: View) -> View:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: UserRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.organization is None:
                 if no_organization == FORBID:
                     raise forbidden(denied)
@@ -70,6 +72,8 @@ def organization_view(
                     user_onboard(user=request.user)
                     return redirect(request.path)
                 return redirect(no_organization)
+            # In an organisation, so with a membership (accounts.middleware sets both).
+            request = cast(MemberRequest, request)
             if (
                 capability is not None
                 and (methods is None or request.method in methods)

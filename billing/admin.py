@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -13,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.http import UserRequest
 from billing import selectors, services
 from billing.models import (
     BillingAccount,
@@ -257,7 +259,7 @@ class BillingAccountAdmin(admin.ModelAdmin):
         title = f"{action} to {account.organization}"
         return self._adjust_page(request, account, form, title=title, submit=submit, status=status)
 
-    def give_back_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def give_back_view(self, request: UserRequest, pk: int) -> HttpResponse:
         def give_back(account: BillingAccount, quantity: int, reason: str) -> str:
             used = services.usage_give_back(
                 organization=account.organization,
@@ -274,7 +276,7 @@ class BillingAccountAdmin(admin.ModelAdmin):
             request, pk, action="Give back generations", submit="Give back", apply=give_back
         )
 
-    def grant_credits_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def grant_credits_view(self, request: UserRequest, pk: int) -> HttpResponse:
         def grant(account: BillingAccount, quantity: int, reason: str) -> str:
             entry = services.credits_grant(
                 organization=account.organization,
@@ -298,7 +300,7 @@ class BillingAccountAdmin(admin.ModelAdmin):
     # --- list actions ----------------------------------------------------------------------
 
     @admin.action(description="Grant generation credits…", permissions=["change"])
-    def grant_credits(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+    def grant_credits(self, request: UserRequest, queryset: QuerySet) -> HttpResponse | None:
         """Several organisations at once: asks for N and the reason, then grants N to each."""
         form = AdjustmentForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
@@ -324,7 +326,7 @@ class BillingAccountAdmin(admin.ModelAdmin):
             "submit_label": "Grant credits",
             "accounts": queryset.select_related("organization"),
             "action": "grant_credits",
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/billing/billingaccount/grant_many.html", context)
 

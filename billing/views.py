@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -10,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from accounts.http import MemberRequest, OrgRequest
 from accounts.permissions import Cap, can
 from accounts.web import forbidden, organization_view
 from billing import checkout, selectors, services
@@ -22,7 +25,7 @@ from crewbuilder.reporting.charts import daily_usage_charts
 logger = logging.getLogger("crewbuilder.billing")
 
 
-def pricing(request: HttpRequest) -> HttpResponse:
+def pricing(request: OrgRequest) -> HttpResponse:
     current = None
     if getattr(request, "organization", None) is not None:
         current = selectors.entitlements_for(request.organization).plan_slug
@@ -39,7 +42,7 @@ def pricing(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _settings_context(request: HttpRequest) -> dict:
+def _settings_context(request: MemberRequest) -> dict:
     org = request.organization
     ent = selectors.entitlements_for(org)
     usage = selectors.usage_for(org)
@@ -64,11 +67,11 @@ def _settings_context(request: HttpRequest) -> dict:
 
 
 @organization_view()
-def billing_settings(request: HttpRequest) -> HttpResponse:
+def billing_settings(request: MemberRequest) -> HttpResponse:
     return render(request, "billing/settings.html", _settings_context(request))
 
 
-def _error_page(request: HttpRequest, message: str, status: int) -> HttpResponse:
+def _error_page(request: MemberRequest, message: str, status: int) -> HttpResponse:
     if status == 403:
         raise forbidden(message)
     context = _settings_context(request)
@@ -76,7 +79,7 @@ def _error_page(request: HttpRequest, message: str, status: int) -> HttpResponse
     return render(request, "billing/settings.html", context, status=status)
 
 
-def _start(request: HttpRequest, start) -> HttpResponse:
+def _start(request: MemberRequest, start) -> HttpResponse:
     """Run a service returning a Stripe-hosted URL and send the browser there (303)."""
     try:
         url = start()
@@ -100,7 +103,7 @@ def _absolute(request: HttpRequest, name: str, query: str = "") -> str:
 
 @organization_view(no_organization="billing:settings")
 @require_POST
-def checkout_subscription(request: HttpRequest) -> HttpResponse:
+def checkout_subscription(request: MemberRequest) -> HttpResponse:
     form = PlanCheckoutForm(request.POST)
     if not form.is_valid():
         return _error_page(request, "Choose a plan.", 400)
@@ -118,10 +121,12 @@ def checkout_subscription(request: HttpRequest) -> HttpResponse:
 
 @organization_view(no_organization="billing:settings")
 @require_POST
-def checkout_credits(request: HttpRequest) -> HttpResponse:
+def checkout_credits(request: MemberRequest) -> HttpResponse:
     form = CreditsCheckoutForm(request.POST)
     if not form.is_valid():
-        return _error_page(request, " ".join(form.errors.get("quantity", ["Invalid."])), 400)
+        return _error_page(
+            request, " ".join(cast(Iterable[str], form.errors.get("quantity", ["Invalid."]))), 400
+        )
     return _start(
         request,
         lambda: checkout.checkout_credits_start(
@@ -136,7 +141,7 @@ def checkout_credits(request: HttpRequest) -> HttpResponse:
 
 @organization_view(no_organization="billing:settings")
 @require_POST
-def portal(request: HttpRequest) -> HttpResponse:
+def portal(request: MemberRequest) -> HttpResponse:
     return _start(
         request,
         lambda: checkout.billing_portal_url(

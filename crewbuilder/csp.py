@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import secrets
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils.functional import SimpleLazyObject
+
+from crewbuilder.http import WebRequest
 
 HEADER = "Content-Security-Policy"
 FORM_REDIRECT_TARGETS = ["https://checkout.stripe.com", "https://billing.stripe.com"]
@@ -38,7 +40,7 @@ class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: WebRequest) -> HttpResponse:
         # Lazy: the token is only generated when a template (or the header) asks for it.
         request.csp_nonce = SimpleLazyObject(lambda: secrets.token_urlsafe(18))
         response = self.get_response(request)

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from accounts.http import UserRequest
 from accounts.middleware import SESSION_KEY
 from billing import services
 from billing import stripe_gateway as gateway
@@ -136,7 +137,7 @@ def guest_download(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def guest_keep(request: HttpRequest, token: str) -> HttpResponse:
+def guest_keep(request: UserRequest, token: str) -> HttpResponse:
     found = _guest_for(token)
     try:
         org = guest.guest_pass_claim(guest=found, user=request.user)

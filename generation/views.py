@@ -6,6 +6,7 @@ anyone else's generation)."""
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.http import MemberRequest, UserRequest
 from accounts.permissions import Cap, can
 from accounts.selectors import get_for_org_or_404
 from accounts.web import NOT_FOUND, forbidden, form_errors_add, organization_view
@@ -49,7 +51,7 @@ def _payment_required(request: HttpRequest, exc: PaymentRequired) -> HttpRespons
     return render(request, "generation/payment_required.html", {"message": str(exc)}, status=402)
 
 
-def _generate_context(request: HttpRequest, form: GenerateForm) -> dict:
+def _generate_context(request: MemberRequest, form: GenerateForm) -> dict:
     org = request.organization
     low, high = requirement_limits()
     return {
@@ -65,7 +67,7 @@ def _generate_context(request: HttpRequest, form: GenerateForm) -> dict:
 
 
 @organization_view(Cap.GENERATE, methods={"POST"}, denied=services.GENERATE_DENIED)
-def generate(request: HttpRequest) -> HttpResponse:
+def generate(request: MemberRequest) -> HttpResponse:
     models = list(selectors.llm_models_active())
     if request.method == "POST":
         form = GenerateForm(request.POST, models=models)
@@ -118,7 +120,7 @@ def generate(request: HttpRequest) -> HttpResponse:
 
 @organization_view()
 @require_GET
-def generation_list(request: HttpRequest) -> HttpResponse:
+def generation_list(request: MemberRequest) -> HttpResponse:
     queryset = selectors.generations_for(organization=request.organization).defer(
         "design", "files", "checks"
     )
@@ -144,7 +146,7 @@ def _stages(g: Generation) -> list[dict]:
     return rows
 
 
-def _detail_context(request: HttpRequest, g: Generation, **extra) -> dict:
+def _detail_context(request: MemberRequest, g: Generation, **extra) -> dict:
     design = g.design or {}
     role = request.membership.role
     context = {
@@ -172,14 +174,15 @@ def _detail_context(request: HttpRequest, g: Generation, **extra) -> dict:
 
 @login_required
 @require_GET
-def generation_detail(request: HttpRequest, pk) -> HttpResponse:
+def generation_detail(request: UserRequest, pk) -> HttpResponse:
     g = _generation_for(request, pk)
+    request = cast(MemberRequest, request)  # found in the current organisation, so it has one
     return render(request, "generation/detail.html", _detail_context(request, g))
 
 
 @login_required
 @require_GET
-def generation_progress(request: HttpRequest, pk) -> HttpResponse:
+def generation_progress(request: UserRequest, pk) -> HttpResponse:
     """The polled fragment. Once the generation finishes (or needs answers) it asks htmx
     to reload the page, which then shows the result and polls no more."""
     g = _generation_for(request, pk)
@@ -191,7 +194,7 @@ def generation_progress(request: HttpRequest, pk) -> HttpResponse:
 
 @organization_view(Cap.GENERATE, denied=services.GENERATE_DENIED, no_organization=NOT_FOUND)
 @require_POST
-def generation_answer(request: HttpRequest, pk) -> HttpResponse:
+def generation_answer(request: MemberRequest, pk) -> HttpResponse:
     g = _generation_for(request, pk)
     form = AnswersForm(request.POST, questions=g.questions)
     if form.is_valid():
@@ -215,8 +218,9 @@ def generation_answer(request: HttpRequest, pk) -> HttpResponse:
 
 @login_required
 @require_POST
-def generation_save_template(request: HttpRequest, pk) -> HttpResponse:
+def generation_save_template(request: UserRequest, pk) -> HttpResponse:
     g = _generation_for(request, pk)
+    request = cast(MemberRequest, request)  # found in the current organisation, so it has one
     form = SaveTemplateForm(request.POST)
     if form.is_valid():
         if g.status != Generation.Status.SUCCEEDED:
@@ -248,7 +252,7 @@ def generation_save_template(request: HttpRequest, pk) -> HttpResponse:
 
 @login_required
 @require_GET
-def generation_file(request: HttpRequest, pk) -> HttpResponse:
+def generation_file(request: UserRequest, pk) -> HttpResponse:
     g = _generation_for(request, pk)
     path = request.GET.get("path", "")
     content = selectors.generation_file(g, path)
@@ -259,7 +263,7 @@ def generation_file(request: HttpRequest, pk) -> HttpResponse:
 
 @login_required
 @require_GET
-def generation_download(request: HttpRequest, pk) -> HttpResponse:
+def generation_download(request: UserRequest, pk) -> HttpResponse:
     g = _generation_for(request, pk)
     try:
         data = selectors.generation_zip(g)

@@ -3,11 +3,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
+from accounts.http import MemberRequest, UserRequest
 from accounts.permissions import Cap, can
 from accounts.web import forbidden, form_errors_add, organization_view
 from keys import selectors, services
@@ -15,7 +16,7 @@ from keys.forms import ProviderKeyForm
 from keys.models import ProviderKey
 
 
-def _key_for(request: HttpRequest, pk: int) -> ProviderKey:
+def _key_for(request: UserRequest, pk: int) -> ProviderKey:
     """The caller's organisation key or own personal key; anything else is a 404."""
     visible = selectors.provider_keys_visible_to(
         organization=request.organization, user=request.user
@@ -27,7 +28,7 @@ def _key_for(request: HttpRequest, pk: int) -> ProviderKey:
 _FIELD_IDS = {"api_key": "key", "label": "label", "replace": "replace"}
 
 
-def _page(request: HttpRequest, form: ProviderKeyForm, status: int = 200) -> HttpResponse:
+def _page(request: MemberRequest, form: ProviderKeyForm, status: int = 200) -> HttpResponse:
     role = request.membership.role
     sections = selectors.api_keys_page_rows(organization=request.organization, user=request.user)
     # The row the posted form belongs to shows its errors (and stays open); the summary at
@@ -71,7 +72,7 @@ def _replace_refused(exc: services.ProviderKeyExists) -> str:
 
 
 @organization_view()
-def api_keys(request: HttpRequest) -> HttpResponse:
+def api_keys(request: MemberRequest) -> HttpResponse:
     if request.method != "POST":
         return _page(request, ProviderKeyForm())
     form = ProviderKeyForm(request.POST)
@@ -108,7 +109,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def key_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def key_remove(request: UserRequest, pk: int) -> HttpResponse:
     key = _key_for(request, pk)
     try:
         services.provider_key_delete(key=key, actor=request.user)
@@ -120,7 +121,7 @@ def key_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def key_test(request: HttpRequest, pk: int) -> HttpResponse:
+def key_test(request: UserRequest, pk: int) -> HttpResponse:
     key = _key_for(request, pk)
     try:
         status = services.provider_key_test(key=key, actor=request.user)

@@ -12,12 +12,13 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import selectors
+from accounts.http import MemberRequest, UserRequest
 from accounts.models import ApiToken
 from accounts.permissions import Cap
 from accounts.web import forbidden, form_errors_add, organization_view
@@ -52,12 +53,12 @@ class ApiTokenForm(forms.Form):
 MANAGE_DENIED = "Only owners and admins can manage API tokens."
 
 
-def _context(request: HttpRequest, form: ApiTokenForm, new_token: str | None = None) -> dict:
+def _context(request: MemberRequest, form: ApiTokenForm, new_token: str | None = None) -> dict:
     org = request.organization
     allowed, plan_name = tokens.organization_has_api_access(org)
     rows = list(tokens.api_tokens_for(organization=org))
     for row in rows:
-        row.is_active = tokens.api_token_is_active(row)
+        row.is_active = tokens.api_token_is_active(row)  # type: ignore[attr-defined]  # for the template
     return {
         "form": form,
         "tokens": rows,
@@ -68,7 +69,7 @@ def _context(request: HttpRequest, form: ApiTokenForm, new_token: str | None = N
 
 
 @organization_view(Cap.MANAGE_API_TOKENS, denied=MANAGE_DENIED)
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: MemberRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     if request.method != "POST":
         return render(request, "accounts/api_tokens.html", _context(request, form))
@@ -96,7 +97,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def api_token_revoke(request: UserRequest, pk: int) -> HttpResponse:
     token = selectors.get_for_org_or_404(
         ApiToken.objects.select_related("organization"), request, pk=pk
     )

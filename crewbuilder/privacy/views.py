@@ -6,20 +6,21 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import privacy
 from accounts.forms import AccountDeleteForm, OrganizationDeleteForm
+from accounts.http import MemberRequest, UserRequest
 from accounts.middleware import SESSION_KEY
 from accounts.permissions import Cap
 from accounts.web import FORBID, forbidden, form_errors_add, organization_view
 from crewbuilder.privacy.export import user_export_zip
 
 
-def _account_context(request: HttpRequest, form: AccountDeleteForm | None = None) -> dict:
+def _account_context(request: UserRequest, form: AccountDeleteForm | None = None) -> dict:
     return {
         "delete_form": form or AccountDeleteForm(user=request.user),
         "blockers": privacy.account_deletion_blockers(user=request.user),
@@ -29,13 +30,13 @@ def _account_context(request: HttpRequest, form: AccountDeleteForm | None = None
 
 @login_required
 @require_GET
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: UserRequest) -> HttpResponse:
     return render(request, "accounts/account.html", _account_context(request))
 
 
 @login_required
 @require_GET
-def account_export(request: HttpRequest) -> HttpResponse:
+def account_export(request: UserRequest) -> HttpResponse:
     payload = user_export_zip(user=request.user)
     stamp = timezone.now().strftime("%Y%m%d")
     response = HttpResponse(payload, content_type="application/zip")
@@ -46,7 +47,7 @@ def account_export(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["POST"])
-def account_delete(request: HttpRequest) -> HttpResponse:
+def account_delete(request: UserRequest) -> HttpResponse:
     form = AccountDeleteForm(request.POST, user=request.user)
     if form.is_valid():
         try:
@@ -64,7 +65,7 @@ def account_delete(request: HttpRequest) -> HttpResponse:
     Cap.DELETE_ORG, denied="Only an owner can delete the organisation.", no_organization=FORBID
 )
 @require_http_methods(["GET", "POST"])
-def organization_delete(request: HttpRequest) -> HttpResponse:
+def organization_delete(request: MemberRequest) -> HttpResponse:
     org = request.organization
     form = OrganizationDeleteForm(request.POST or None)
     if request.method == "POST":

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.csvsafe import safe_cell
 from accounts.forms import UsagePeriodForm
+from accounts.http import MemberRequest
 from accounts.permissions import Cap
 from accounts.web import FORBID, organization_view
 from crewbuilder.reporting import analytics, charts
@@ -33,7 +34,7 @@ def _tokens(value: float) -> str:
 
 @organization_view(Cap.VIEW_USAGE, denied=USAGE_DENIED, no_organization=FORBID)
 @require_GET
-def usage(request: HttpRequest) -> HttpResponse:
+def usage(request: MemberRequest) -> HttpResponse:
     params = request.GET.copy()
     params.setdefault("days", "30")
     form = UsagePeriodForm(params)
@@ -81,7 +82,7 @@ def usage(request: HttpRequest) -> HttpResponse:
 
 @organization_view(Cap.VIEW_USAGE, denied=USAGE_DENIED, no_organization=FORBID)
 @require_GET
-def usage_export(request: HttpRequest) -> HttpResponse:
+def usage_export(request: MemberRequest) -> HttpResponse:
     form = UsagePeriodForm(request.GET)
     if not form.is_valid():
         return render(request, "accounts/analytics.html", {"form": form}, status=400)

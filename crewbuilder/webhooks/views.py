@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
+from accounts.http import MemberRequest, UserRequest
 from accounts.permissions import Cap
 from accounts.web import NOT_FOUND, forbidden, form_errors_add, organization_view
 from crewbuilder.webhooks import selectors, services
@@ -26,7 +27,7 @@ def _endpoint_for(request: HttpRequest, pk: int) -> WebhookEndpoint:
     )
 
 
-def _list_context(request: HttpRequest, form: EndpointForm, created=None) -> dict:
+def _list_context(request: MemberRequest, form: EndpointForm, created=None) -> dict:
     allowed, plan_name = services.webhooks_allowed(request.organization)
     return {
         "form": form,
@@ -41,7 +42,7 @@ MANAGE_DENIED = "Only owners and admins can manage webhooks."
 
 
 @organization_view(Cap.MANAGE_API_TOKENS, denied=MANAGE_DENIED)
-def endpoints(request: HttpRequest) -> HttpResponse:
+def endpoints(request: MemberRequest) -> HttpResponse:
     form = EndpointForm(request.POST or None)
     if request.method != "POST":
         return render(request, "webhooks/endpoints.html", _list_context(request, form))
@@ -91,7 +92,7 @@ def _detail(request, endpoint, *, form=None, rotate_form=None, new_secret=None, 
 
 
 @organization_view(Cap.MANAGE_API_TOKENS, denied=MANAGE_DENIED, no_organization=NOT_FOUND)
-def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def endpoint_detail(request: MemberRequest, pk: int) -> HttpResponse:
     endpoint = _endpoint_for(request, pk)
     if request.method != "POST":
         return _detail(request, endpoint)
@@ -113,7 +114,7 @@ def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def endpoint_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+def endpoint_rotate(request: UserRequest, pk: int) -> HttpResponse:
     endpoint = _endpoint_for(request, pk)
     form = RotateForm(request.POST)
     if not form.is_valid():
@@ -132,7 +133,7 @@ def endpoint_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def endpoint_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+def endpoint_toggle(request: UserRequest, pk: int) -> HttpResponse:
     endpoint = _endpoint_for(request, pk)
     try:
         services.webhook_endpoint_update(
@@ -146,7 +147,7 @@ def endpoint_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def endpoint_delete(request: UserRequest, pk: int) -> HttpResponse:
     endpoint = _endpoint_for(request, pk)
     try:
         services.webhook_endpoint_delete(endpoint=endpoint, actor=request.user)
@@ -158,7 +159,7 @@ def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def delivery_resend(request: HttpRequest, pk: int, delivery_pk: int) -> HttpResponse:
+def delivery_resend(request: UserRequest, pk: int, delivery_pk: int) -> HttpResponse:
     endpoint = _endpoint_for(request, pk)
     delivery = (
         WebhookDelivery.objects.select_related("event", "endpoint__organization")

@@ -20,7 +20,6 @@ SOURCES = ["accounts", "keys", "billing", "generation", "crewbuilder", "tests", 
 FIRST_PARTY = {"accounts", "keys", "billing", "generation", "crewbuilder", "tests"}
 # Declared but never imported by name, and why they are needed.
 USED_WITHOUT_IMPORT = {
-    "django-htmx": "INSTALLED_APPS and MIDDLEWARE (settings/base.py)",
     "drf-spectacular-sidecar": "INSTALLED_APPS: Swagger UI served from local assets",
     "whitenoise": "MIDDLEWARE and STORAGES (settings/base.py)",
     "pytest-django": "pytest plugin (settings, db fixtures)",
