@@ -155,16 +155,18 @@ def llm_catalogue_forget() -> None:
     _catalogue = None
 
 
+def llm_models_of(*, provider: str) -> list[LlmModel]:
+    """The provider's active models by (sort order, name), from the kept catalogue."""
+    return [row for row in _active_catalogue() if row.provider == provider]
+
+
 def llm_model_for(*, provider: str, name: str) -> LlmModel | None:
-    return next(
-        (row for row in _active_catalogue() if row.provider == provider and row.name == name),
-        None,
-    )
+    return next((row for row in llm_models_of(provider=provider) if row.name == name), None)
 
 
 def llm_model_default(*, provider: str) -> LlmModel | None:
     """The provider's default model, else its first by (sort order, name)."""
-    rows = [row for row in _active_catalogue() if row.provider == provider]
+    rows = llm_models_of(provider=provider)
     return next((row for row in rows if row.is_default), rows[0] if rows else None)
 
 

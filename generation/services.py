@@ -195,11 +195,8 @@ def _model_for(*, provider: str, model: str | None) -> tuple[LlmModel | None, st
     if model:
         row = selectors.llm_model_for(provider=provider, name=model)
         if row is None:
-            names = ", ".join(
-                selectors.llm_models_active()
-                .filter(provider=provider)
-                .values_list("name", flat=True)
-            )
+            # the same kept catalogue the lookup used, so the list and the refusal agree
+            names = ", ".join(m.name for m in selectors.llm_models_of(provider=provider))
             return None, model, [f"Unknown {provider} model {model!r}. Available: {names}."]
         return row, row.name, []
     row = selectors.llm_model_default(provider=provider)
